@@ -1,0 +1,267 @@
+"""The Python API: load a model folder + Pusa LoRA once, then run requests, reporting as they go.
+
+    engine = Engine("Wan2.1-T2V-14B", "pusa_v1.pt")
+    engine.load()
+    result = engine.generate(GenerationRequest(prompt="..."), "out.mp4", on_event=print)
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .devices import DevicePlan, Prompts, available_plans, choose_plan, single_device_denoiser
+from .dit import embed_context
+from .errors import InputMediaError, OutOfMemoryError
+from .events import CancelToken, EventCallback, JobResult, Phase, PhaseProgress, StepProgress
+from .loader import check_model_files, load_dit, load_text_encoder, load_tokenizer, load_vae
+from .lora import MergedLora, load_lora_state
+from .media import fit_image, image_to_array, read_image, read_video_frames, write_json_atomic, write_mp4, \
+    write_png_frames
+from .model_files import ModelFolder
+from .request import GenerationRequest, slot_of_pixel_frame
+from .sampler import Conditioning, SampleResult, StepInfo, sample
+from .vae_ops import LatentPreview, decode_latents, encode_video
+
+__all__ = ["Engine", "available_plans"]
+
+
+def _noop(_event) -> None:
+    pass
+
+
+class Engine:
+    def __init__(self, model_dir: str | Path, lora_path: str | Path | None, plan: str = "auto"):
+        self.folder = ModelFolder(Path(model_dir))
+        self.lora_path = Path(lora_path) if lora_path else None
+        self.plan: DevicePlan = choose_plan(plan)
+        self.loaded = False
+        self._prompt_cache: dict[str, torch.Tensor] = {}
+
+    @property
+    def plan_description(self) -> str:
+        return self.plan.describe()
+
+    # ---- loading -------------------------------------------------------------------------------
+    def load(self, on_event: EventCallback | None = None, cancel: CancelToken | None = None) -> None:
+        """Validate the files (all problems at once), then load every model onto its device."""
+        emit = on_event or _noop
+        check_model_files(self.folder.root, self.lora_path)
+        plan = self.plan
+        dit_device = plan.dit_devices[0]
+
+        def stage(done: int, message: str) -> None:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            emit(PhaseProgress(Phase.LOADING, done, 5, message))
+
+        stage(0, "tokenizer")
+        self.tokenizer = load_tokenizer(self.folder)
+        stage(1, "text encoder")
+        # kept on the CPU between prompts; moved to its device only while encoding
+        self.text_encoder = load_text_encoder(self.folder, plan.dtype, torch.device("cpu"))
+        stage(2, "DiT")
+        self.dit = load_dit(self.folder, plan.dtype, dit_device,
+                            progress=lambda d, t, m: emit(PhaseProgress(Phase.LOADING, 2, 5, f"{m} ({d}/{t})")))
+        self.lora = None
+        if self.lora_path is not None:
+            stage(3, "Pusa LoRA")
+            self.lora = MergedLora(self.dit, load_lora_state(self.lora_path), self.lora_path)
+        stage(4, "VAE")
+        self.vae = load_vae(self.folder, plan.dtype, plan.vae_device)
+        self.preview = LatentPreview.fit(self.vae)
+        emit(PhaseProgress(Phase.LOADING, 5, 5, "ready"))
+        self.loaded = True
+
+    def close(self) -> None:
+        for name in ("dit", "text_encoder", "vae", "lora", "preview"):
+            self.__dict__.pop(name, None)
+        self._prompt_cache.clear()
+        self.loaded = False
+        _free_memory()
+
+    def set_lora_alpha(self, alpha: float) -> None:
+        """W = W_base + alpha * (B @ A), recomputed in place; no reload."""
+        if self.lora is not None:
+            self.lora.set_alpha(alpha)
+
+    # ---- the parts of a job ----------------------------------------------------------------------
+    def encode_prompt(self, prompt: str) -> torch.Tensor:
+        """T5 embedding [1, 512, text_dim] on the CPU, cached by prompt for the session."""
+        if prompt not in self._prompt_cache:
+            device = self.plan.text_device
+            ids, mask = self.tokenizer(prompt, return_mask=True, add_special_tokens=True)
+            with torch.no_grad(), self._text_encoder_on(device):
+                emb = self.text_encoder(ids.to(device), mask.to(device))
+            emb[:, int(mask.sum()):] = 0
+            self._prompt_cache[prompt] = emb.cpu()
+        return self._prompt_cache[prompt]
+
+    @contextmanager
+    def _text_encoder_on(self, device: torch.device) -> Iterator[None]:
+        if device.type == "cpu":
+            yield
+            return
+        self.text_encoder.to(device)
+        try:
+            yield
+        finally:
+            self.text_encoder.to("cpu")
+            torch.cuda.empty_cache()
+
+    def encode_conditioning(self, req: GenerationRequest, emit: EventCallback,
+                            cancel: CancelToken | None) -> list[Conditioning]:
+        """Each keyframe image as a 1-frame clip; video frames as one clip sliced into their slots."""
+        dtype, device = self.plan.dtype, self.plan.vae_device
+        conds: list[Conditioning] = []
+        total = len(req.keyframes) + (1 if req.video else 0)
+        for i, kf in enumerate(req.keyframes):
+            emit(PhaseProgress(Phase.ENCODING_FRAMES, i, total, Path(kf.image).name))
+            pixels = _pixels([fit_image(read_image(kf.image), req.width, req.height, req.fit)])
+            z = encode_video(self.vae, pixels.to(device, dtype), cancel=cancel)
+            conds.append(Conditioning(slot_of_pixel_frame(kf.frame), z[:, :, 0].to(self.plan.state_device), kf.noise))
+        if req.video is not None:
+            v = req.video
+            emit(PhaseProgress(Phase.ENCODING_FRAMES, len(req.keyframes), total, Path(v.video).name))
+            needed = 4 * max(v.slots) + 1
+            frames = read_video_frames(v.video, needed)
+            if len(frames) < needed:
+                raise InputMediaError(
+                    f"{v.video} has {len(frames)} frames, but slot {max(v.slots)} needs frames up to {needed - 1}: "
+                    "choose earlier slots or a longer video")
+            pixels = _pixels([fit_image(f, req.width, req.height, req.fit) for f in frames])
+            z = encode_video(self.vae, pixels.to(device, dtype), cancel=cancel,
+                             progress=lambda d, t: emit(PhaseProgress(Phase.ENCODING_FRAMES, len(req.keyframes), total,
+                                                                      f"{Path(v.video).name} chunk {d}/{t}")))
+            for slot, m in zip(v.slots, v.noise, strict=True):
+                conds.append(Conditioning(slot, z[:, :, slot].to(self.plan.state_device), m))
+        emit(PhaseProgress(Phase.ENCODING_FRAMES, total, total, ""))
+        return conds
+
+    def make_noise(self, req: GenerationRequest) -> torch.Tensor:
+        """Drawn on the CPU from the seed, so a seed gives the same video on any device."""
+        shape = (1, 16, req.latent_frames, req.height // 8, req.width // 8)
+        gen = torch.Generator("cpu").manual_seed(req.seed)
+        return torch.randn(shape, generator=gen, dtype=torch.float32).to(self.plan.state_device)
+
+    def prompts(self, req: GenerationRequest, emit: EventCallback) -> Prompts:
+        wanted = [req.prompt] + ([req.negative_prompt] if req.cfg != 1 else [])
+        embs = []
+        for i, text in enumerate(wanted):
+            emit(PhaseProgress(Phase.ENCODING_TEXT, i, len(wanted), "cached" if text in self._prompt_cache else ""))
+            emb = self.encode_prompt(text).to(self.plan.dit_devices[0], self.plan.dtype)
+            with torch.no_grad():
+                embs.append(embed_context(self.dit, emb))
+        emit(PhaseProgress(Phase.ENCODING_TEXT, len(wanted), len(wanted), ""))
+        return Prompts(embs[0], embs[1] if len(embs) > 1 else None)
+
+    # ---- a whole job ---------------------------------------------------------------------------
+    def run(self, request: GenerationRequest, on_event: EventCallback | None = None,
+            cancel: CancelToken | None = None) -> tuple[GenerationRequest, SampleResult, np.ndarray]:
+        """Sample and decode without writing anything: (request with its seed, latents+trace, uint8 video)."""
+        if not self.loaded:
+            self.load(on_event, cancel)
+        emit = on_event or _noop
+        request.validate()
+        req = request.with_seed()
+        try:
+            with torch.no_grad():
+                self.set_lora_alpha(req.lora_alpha)
+                prompts = self.prompts(req, emit)
+                conds = self.encode_conditioning(req, emit, cancel)
+                noise = self.make_noise(req)
+                denoise = single_device_denoiser(self.dit, prompts, req.cfg)
+                result = sample(denoise, noise, conds, req.steps, req.shift, self.plan.dtype,
+                                on_step=self._step_reporter(emit), cancel=cancel)
+                del prompts, conds, noise, denoise
+                emit(PhaseProgress(Phase.DECODING, 0, req.latent_frames, ""))
+                video = decode_latents(self.vae, result.latents, cancel=cancel,
+                                       progress=lambda d, t: emit(PhaseProgress(Phase.DECODING, d, t, "")))
+            return req, SampleResult(result.latents.cpu(), result.timesteps), video
+        except torch.cuda.OutOfMemoryError as e:
+            raise OutOfMemoryError(
+                f"the GPU ran out of memory at {req.width}x{req.height}, {req.frames} frames: "
+                "try fewer frames or a smaller resolution, or close other programs using the GPU") from e
+        finally:
+            _free_memory()
+
+    def generate(self, request: GenerationRequest, out_path: str | Path, on_event: EventCallback | None = None,
+                 cancel: CancelToken | None = None, trace_path: str | Path | None = None) -> JobResult:
+        """Run a request and write the MP4, its JSON sidecar (and PNG frames if asked) atomically."""
+        start = time.perf_counter()
+        emit = on_event or _noop
+        req, result, video = self.run(request, on_event, cancel)
+        out_path = Path(out_path)
+        emit(PhaseProgress(Phase.WRITING, 0, 1, out_path.name))
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        write_mp4(video, out_path, req.fps)
+        png_dir = write_png_frames(video, out_path.with_suffix("")) if req.save_png_frames else None
+        if trace_path is not None:
+            save_trace(result, Path(trace_path))
+        seconds = time.perf_counter() - start
+        settings = self.sidecar(req, seconds)
+        sidecar = out_path.with_suffix(".json")
+        write_json_atomic(settings, sidecar)
+        emit(PhaseProgress(Phase.WRITING, 1, 1, out_path.name))
+        return JobResult(str(out_path), str(sidecar), req.seed, video.shape[0], req.fps, seconds,
+                         png_dir, settings)
+
+    def sidecar(self, req: GenerationRequest, seconds: float) -> dict:
+        """Everything needed to regenerate the same video."""
+        import diffsynth
+
+        files = {"model_dir": str(self.folder.root.resolve()),
+                 "lora": str(self.lora_path.resolve()) if self.lora_path else None}
+        return {
+            "request": req.to_dict(),
+            "seed": req.seed,
+            "slot_mapping": [m.__dict__ for m in req.slot_mapping()],
+            "model_files": files,
+            "engine": {"pusa_engine": __version__, "diffsynth": getattr(diffsynth, "__version__", "2.1.12"),
+                       "torch": torch.__version__, "python": platform.python_version(),
+                       "plan": self.plan_description},
+            "seconds": round(seconds, 3),
+        }
+
+    def _step_reporter(self, emit: EventCallback):
+        started = time.perf_counter()
+        last = [started]
+
+        def on_step(info: StepInfo) -> None:
+            preview = self.preview(info.clean_estimate())  # copying it to the host waits for the step
+            now = time.perf_counter()
+            this, last[0] = now - last[0], now
+            per_step = (now - started) / (info.index + 1)
+            emit(StepProgress(info.index + 1, info.total, this, per_step, per_step * (info.total - info.index - 1),
+                              info.timesteps.tolist(), preview))
+
+        return on_step
+
+
+def save_trace(result: SampleResult, path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({"latents": result.latents.float().contiguous(), "timesteps": result.timesteps.float().contiguous()},
+              str(path))
+
+
+def _pixels(images) -> torch.Tensor:
+    """PIL images -> [1, 3, T, H, W] float32 in [-1, 1]."""
+    arr = np.stack([image_to_array(im) for im in images])  # [T, H, W, 3]
+    return torch.from_numpy(arr).permute(3, 0, 1, 2).unsqueeze(0)
+
+
+def _free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+

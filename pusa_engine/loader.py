@@ -1,0 +1,108 @@
+"""Load the official Wan2.1 files into diffsynth's networks, streaming each tensor into the target dtype.
+
+The DiT is built on the meta device and every tensor is read from its shard, cast and placed on the
+target device one at a time: the fp32 model is never held in RAM (spec section 8).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import torch
+from diffsynth.models.wan_video_dit import WanModel
+from diffsynth.models.wan_video_text_encoder import HuggingfaceTokenizer, WanTextEncoder
+from diffsynth.models.wan_video_vae import WanVideoVAE
+from safetensors import safe_open
+
+from .errors import ModelFilesError
+from .file_headers import unwrap_state_dict
+from .model_files import DEFAULT_TEXT_DIM, ModelFolder
+from .networks import T5Dims, VAEDims, build_dit, build_text_encoder, build_vae_network, wan_vae_with_network
+from .validation import validate_model_files
+
+ProgressFn = Callable[[int, int, str], None]
+
+PROMPT_TOKENS = 512  # diffsynth pads every prompt to 512 tokens
+
+
+def load_dit(folder: ModelFolder, dtype: torch.dtype, device: torch.device,
+             progress: ProgressFn | None = None) -> WanModel:
+    shards = folder.dit_shards()
+    text_dim = _find_text_dim(folder, shards) or DEFAULT_TEXT_DIM
+    model = build_dit(folder.dit_config(text_dim))
+    for done, shard in enumerate(shards, start=1):
+        # safetensors reads straight to the target device; each tensor is cast before the next is read
+        with safe_open(str(folder.root / shard), framework="pt", device=str(device)) as f:
+            for key in f.keys():
+                _assign(model, key, f.get_tensor(key).to(dtype))
+        if progress:
+            progress(done, len(shards), f"DiT {shard}")
+    _check_complete(model, "DiT shards")
+    return model
+
+
+def _find_text_dim(folder: ModelFolder, shards: dict[str, list[str]]) -> int | None:
+    for shard in shards:
+        with safe_open(str(folder.root / shard), framework="pt") as f:
+            if "text_embedding.0.weight" in f.keys():
+                return f.get_slice("text_embedding.0.weight").get_shape()[1]
+    return None
+
+
+def load_text_encoder(folder: ModelFolder, dtype: torch.dtype, device: torch.device) -> WanTextEncoder:
+    state = _load_pth(folder.t5_path)
+    model = build_text_encoder(T5Dims.from_shapes({k: tuple(v.shape) for k, v in state.items()}))
+    for key, tensor in state.items():
+        _assign(model, key, tensor.to(device=device, dtype=dtype))
+    _check_complete(model, str(folder.t5_path))
+    return model
+
+
+def load_vae(folder: ModelFolder, dtype: torch.dtype, device: torch.device) -> WanVideoVAE:
+    state = _load_pth(folder.vae_path)
+    net = build_vae_network(VAEDims.from_shapes({k: tuple(v.shape) for k, v in state.items()}))
+    for key, tensor in state.items():
+        _assign(net, key, tensor.to(device=device, dtype=dtype))
+    _check_complete(net, str(folder.vae_path))
+    return wan_vae_with_network(net)
+
+
+def load_tokenizer(folder: ModelFolder) -> HuggingfaceTokenizer:
+    try:
+        return HuggingfaceTokenizer(name=str(folder.tokenizer_dir), seq_len=PROMPT_TOKENS, clean="whitespace")
+    except Exception as e:  # noqa: BLE001
+        raise ModelFilesError(f"the tokenizer in {folder.tokenizer_dir} cannot be loaded ({e}); copy it again") from e
+
+
+def check_model_files(model_dir: Path, lora_path: Path | None) -> None:
+    problems = validate_model_files(model_dir, lora_path)
+    if problems:
+        raise ModelFilesError(problems)
+
+
+def _load_pth(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return unwrap_state_dict(torch.load(path, map_location="cpu", mmap=True, weights_only=True))
+    except Exception as e:  # noqa: BLE001
+        raise ModelFilesError(f"{path} cannot be read ({e}): download it again") from e
+
+
+def _assign(model: torch.nn.Module, key: str, tensor: torch.Tensor) -> None:
+    module_name, _, attr = key.rpartition(".")
+    try:
+        module = model.get_submodule(module_name)
+    except AttributeError as e:
+        raise ModelFilesError(f"the weight {key} belongs to no layer of this model: the file is from another model") from e
+    if attr in module._parameters:
+        module._parameters[attr] = torch.nn.Parameter(tensor, requires_grad=False)
+    elif attr in module._buffers:
+        module._buffers[attr] = tensor
+    else:
+        raise ModelFilesError(f"the weight {key} belongs to no layer of this model: the file is from another model")
+
+
+def _check_complete(model: torch.nn.Module, what: str) -> None:
+    missing = [n for n, p in model.named_parameters() if p.is_meta]
+    if missing:
+        raise ModelFilesError(f"{what} lack {len(missing)} tensors (e.g. {missing[0]}): download them again")

@@ -1,0 +1,197 @@
+"""The one request type that covers every Pusa task, and the frame/slot arithmetic of spec section 2.
+
+Pure Python on purpose: the desktop imports this module to build requests without loading torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from .errors import RequestError
+
+WAN_NEGATIVE_PROMPT = (
+    "Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
+    "static, overall gray, worst quality, low quality, JPEG compression residue, ugly, incomplete, "
+    "extra fingers, poorly drawn hands, poorly drawn faces, deformed, disfigured, misshapen limbs, "
+    "fused fingers, still picture, messy background, three legs, many people in the background, "
+    "walking backwards"
+)
+
+FitMode = Literal["crop", "pad"]
+
+# Ranges a user sees (spec section 7).
+STEPS_RANGE = (1, 50)
+LORA_ALPHA_RANGE = (0.1, 5.0)
+NOISE_RANGE = (0.0, 1.0)
+CFG_RANGE = (1.0, 20.0)
+FPS_RANGE = (1, 60)
+MAX_SEED = 2**32 - 1
+
+
+def latent_frames(pixel_frames: int) -> int:
+    """Number of latent frames F for N = 4n+1 pixel frames."""
+    return (pixel_frames - 1) // 4 + 1
+
+
+def slot_of_pixel_frame(pixel_frame: int) -> int:
+    """The latent slot a pixel frame belongs to: slot 0 is frame 0, slot j >= 1 is frames 4j-3..4j."""
+    return math.ceil(pixel_frame / 4)
+
+
+def pixel_frames_of_slot(slot: int) -> tuple[int, int]:
+    """First and last pixel frame (inclusive) covered by a latent slot."""
+    if slot == 0:
+        return (0, 0)
+    return (4 * slot - 3, 4 * slot)
+
+
+@dataclass
+class Keyframe:
+    """An image placed at a pixel frame, noised to `noise` (0 = kept exactly)."""
+
+    image: str
+    frame: int
+    noise: float = 0.2
+
+
+@dataclass
+class VideoCondition:
+    """Frames of a video clip laid on latent slots (extension / completion).
+
+    The first `frames` frames of the clip are encoded as one clip, and the latent of each listed slot
+    is copied into the same slot of the new video with its own noise multiplier.
+    """
+
+    video: str
+    slots: list[int]
+    noise: list[float]
+
+
+@dataclass
+class SlotMapping:
+    """How one conditioning input was mapped, reported back so a UI can show it."""
+
+    source: str
+    slot: int
+    pixel_frames: tuple[int, int]
+    noise: float
+    requested_frame: int | None = None
+
+
+@dataclass
+class GenerationRequest:
+    prompt: str
+    negative_prompt: str = WAN_NEGATIVE_PROMPT
+    width: int = 832
+    height: int = 480
+    frames: int = 81
+    steps: int = 10
+    cfg: float = 3.0
+    shift: float = 5.0
+    seed: int | None = None
+    lora_alpha: float = 1.4
+    fps: int = 16
+    fit: FitMode = "crop"
+    keyframes: list[Keyframe] = field(default_factory=list)
+    video: VideoCondition | None = None
+    save_png_frames: bool = False
+
+    @property
+    def latent_frames(self) -> int:
+        return latent_frames(self.frames)
+
+    def with_seed(self) -> GenerationRequest:
+        """A copy whose seed is fixed: a random one is drawn when none was given."""
+        seed = self.seed if self.seed is not None else random.randint(0, MAX_SEED)
+        return GenerationRequest(**{**self.__dict__, "seed": seed})
+
+    def validate(self) -> None:
+        """Raise RequestError listing every problem with the request at once."""
+        problems: list[str] = []
+        if self.width % 16 or self.height % 16 or self.width < 16 or self.height < 16:
+            problems.append(f"width and height must be positive multiples of 16 (got {self.width}x{self.height})")
+        if self.frames < 1 or (self.frames - 1) % 4:
+            problems.append(f"frames must be 4n+1, like 49 or 81 (got {self.frames})")
+        if not STEPS_RANGE[0] <= self.steps <= STEPS_RANGE[1]:
+            problems.append(f"steps must be between {STEPS_RANGE[0]} and {STEPS_RANGE[1]} (got {self.steps})")
+        if not CFG_RANGE[0] <= self.cfg <= CFG_RANGE[1]:
+            problems.append(f"cfg must be between {CFG_RANGE[0]} and {CFG_RANGE[1]} (got {self.cfg})")
+        if self.shift <= 0:
+            problems.append(f"shift must be positive (got {self.shift})")
+        if not LORA_ALPHA_RANGE[0] <= self.lora_alpha <= LORA_ALPHA_RANGE[1]:
+            problems.append(f"LoRA alpha must be between 0.1 and 5.0 (got {self.lora_alpha})")
+        if not FPS_RANGE[0] <= self.fps <= FPS_RANGE[1]:
+            problems.append(f"fps must be between {FPS_RANGE[0]} and {FPS_RANGE[1]} (got {self.fps})")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            problems.append(f"seed must be between 0 and {MAX_SEED} (got {self.seed})")
+        if self.fit not in ("crop", "pad"):
+            problems.append(f"fit must be 'crop' or 'pad' (got {self.fit!r})")
+        for kf in self.keyframes:
+            if not 0 <= kf.frame < self.frames:
+                problems.append(
+                    f"keyframe {kf.image} is at frame {kf.frame}, past the video's frames 0..{self.frames - 1}"
+                )
+            if not NOISE_RANGE[0] <= kf.noise <= NOISE_RANGE[1]:
+                problems.append(f"keyframe {kf.image}: noise must be between 0.0 and 1.0 (got {kf.noise})")
+        if self.video is not None:
+            v = self.video
+            if not v.slots:
+                problems.append(f"video {v.video}: no slots chosen")
+            if len(v.slots) != len(v.noise):
+                problems.append(
+                    f"video {v.video}: {len(v.slots)} slots but {len(v.noise)} noise values; give one per slot"
+                )
+            for s in v.slots:
+                if not 0 <= s < self.latent_frames:
+                    problems.append(
+                        f"video {v.video}: slot {s} is past the last slot {self.latent_frames - 1} "
+                        f"of a {self.frames}-frame video"
+                    )
+            for m in v.noise:
+                if not NOISE_RANGE[0] <= m <= NOISE_RANGE[1]:
+                    problems.append(f"video {v.video}: noise must be between 0.0 and 1.0 (got {m})")
+        slots = [slot_of_pixel_frame(kf.frame) for kf in self.keyframes]
+        if self.video is not None:
+            slots += list(self.video.slots)
+        dupes = sorted({s for s in slots if slots.count(s) > 1})
+        if dupes:
+            problems.append(
+                "two conditioning inputs land on the same latent slot "
+                + ", ".join(f"{s} (frames {pixel_frames_of_slot(s)[0]}-{pixel_frames_of_slot(s)[1]})" for s in dupes)
+                + "; move one of them"
+            )
+        if problems:
+            raise RequestError(problems)
+
+    def slot_mapping(self) -> list[SlotMapping]:
+        """Every conditioning input with the latent slot it lands on, in slot order."""
+        out = [
+            SlotMapping(kf.image, slot_of_pixel_frame(kf.frame), pixel_frames_of_slot(slot_of_pixel_frame(kf.frame)),
+                        kf.noise, kf.frame)
+            for kf in self.keyframes
+        ]
+        if self.video is not None:
+            out += [
+                SlotMapping(self.video.video, s, pixel_frames_of_slot(s), m)
+                for s, m in zip(self.video.slots, self.video.noise, strict=False)
+            ]
+        return sorted(out, key=lambda m: m.slot)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationRequest:
+        data = dict(data)
+        data["keyframes"] = [Keyframe(**k) for k in data.get("keyframes", [])]
+        if data.get("video"):
+            data["video"] = VideoCondition(**data["video"])
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
