@@ -24,8 +24,15 @@ from .errors import InputMediaError, OutOfMemoryError
 from .events import CancelToken, EventCallback, JobResult, Phase, PhaseProgress, StepProgress
 from .loader import check_model_files, load_dit, load_text_encoder, load_tokenizer, load_vae
 from .lora import MergedLora, load_lora_state
-from .media import fit_image, image_to_array, read_image, read_video_frames, write_json_atomic, write_mp4, \
-    write_png_frames
+from .media import (
+    fit_image,
+    image_to_array,
+    read_image,
+    read_video_frames,
+    write_json_atomic,
+    write_mp4,
+    write_png_frames,
+)
 from .model_files import ModelFolder
 from .request import GenerationRequest, slot_of_pixel_frame
 from .sampler import Conditioning, SampleResult, StepInfo, sample

@@ -6,8 +6,8 @@ target device one at a time: the fp32 model is never held in RAM (spec section 8
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from diffsynth.models.wan_video_dit import WanModel
@@ -93,7 +93,8 @@ def _assign(model: torch.nn.Module, key: str, tensor: torch.Tensor) -> None:
     try:
         module = model.get_submodule(module_name)
     except AttributeError as e:
-        raise ModelFilesError(f"the weight {key} belongs to no layer of this model: the file is from another model") from e
+        raise ModelFilesError(
+            f"the weight {key} belongs to no layer of this model: the file is from another model") from e
     if attr in module._parameters:
         module._parameters[attr] = torch.nn.Parameter(tensor, requires_grad=False)
     elif attr in module._buffers:

@@ -133,6 +133,6 @@ class MergedLora:
             for linear, base, down, up, file_scale in self.layers:
                 dev = linear.weight.device
                 delta = up.to(dev, torch.float32) @ down.to(dev, torch.float32)
-                merged = base.to(dev, torch.float32, non_blocking=True).add_(delta, alpha=alpha * file_scale)
+                merged = base.to(dev, torch.float32, copy=True).add_(delta, alpha=alpha * file_scale)
                 linear.weight.copy_(merged.to(linear.weight.dtype))
         self.alpha = alpha

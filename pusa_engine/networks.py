@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch.overrides import TorchFunctionMode
 from diffsynth.models.wan_video_dit import WanModel, precompute_freqs_cis_3d
 from diffsynth.models.wan_video_text_encoder import WanTextEncoder
 from diffsynth.models.wan_video_vae import VideoVAE_, WanVideoVAE
+from torch.overrides import TorchFunctionMode
 
 from .file_headers import Shapes
 from .model_files import DiTConfig

@@ -8,8 +8,9 @@ CFG and whatever device plan it uses hidden inside it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 

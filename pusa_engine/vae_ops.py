@@ -7,7 +7,7 @@ diffsynth's network) lets a job report progress and stop between chunks.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

@@ -1,0 +1,183 @@
+"""Command line for batch work: `python -m pusa_engine generate|make-demo-model|validate ...`.
+
+Wrong arguments or files exit non-zero with one line naming the culprit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import JobCancelled, PusaError
+from .request import WAN_NEGATIVE_PROMPT, GenerationRequest, Keyframe, VideoCondition
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        sys.stderr.write(f"pusa-engine: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+class CliError(Exception):
+    pass
+
+
+def default_demo_dir() -> Path:
+    """Where the built-in demo model is written: $PUSA_STUDIO_HOME/cache or the user's cache folder."""
+    home = os.environ.get("PUSA_STUDIO_HOME")
+    if home:
+        return Path(home) / "cache" / "demo-model"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pusa-studio" / "demo-model"
+
+
+def parse_keyframe(text: str) -> Keyframe:
+    """FRAME:IMAGE:NOISE; IMAGE may itself contain colons (C:\\...), so split at the first and last."""
+    frame, sep, rest = text.partition(":")
+    image, sep2, noise = rest.rpartition(":")
+    if not sep or not sep2 or not image:
+        raise CliError(f"--keyframe {text!r}: expected FRAME:IMAGE:NOISE, e.g. 0:start.png:0.2")
+    try:
+        return Keyframe(image=image, frame=int(frame), noise=float(noise))
+    except ValueError as e:
+        raise CliError(f"--keyframe {text!r}: FRAME must be an integer and NOISE a number") from e
+
+
+def _numbers(text: str, kind, flag: str) -> list:
+    try:
+        return [kind(x) for x in text.split(",") if x.strip()]
+    except ValueError as e:
+        raise CliError(f"{flag} {text!r}: expected comma-separated numbers like 0,1,2,3") from e
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="pusa-engine", description="Pusa V1 video generation (Wan2.1-T2V-14B + Pusa LoRA)")
+    p.add_argument("--version", action="version", version=f"pusa-engine {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    g = sub.add_parser("generate", help="generate one video")
+    g.add_argument("--model", type=Path, help="Wan2.1-T2V-14B folder (default: the built-in demo model)")
+    g.add_argument("--lora", type=Path, help="Pusa LoRA file, e.g. pusa_v1.pt (default: the demo model's)")
+    g.add_argument("--lora-alpha", type=float, default=1.4)
+    g.add_argument("--prompt", required=True)
+    g.add_argument("--negative-prompt", default=WAN_NEGATIVE_PROMPT)
+    g.add_argument("--width", type=int, default=832)
+    g.add_argument("--height", type=int, default=480)
+    g.add_argument("--frames", type=int, default=81)
+    g.add_argument("--steps", type=int, default=10)
+    g.add_argument("--cfg", type=float, default=3.0)
+    g.add_argument("--shift", type=float, default=5.0)
+    g.add_argument("--seed", type=int, default=None, help="default: random (the seed used is recorded)")
+    g.add_argument("--fps", type=int, default=16)
+    g.add_argument("--fit", choices=["crop", "pad"], default="crop")
+    g.add_argument("--keyframe", action="append", default=[], metavar="FRAME:IMAGE:NOISE",
+                   help="an image at a pixel frame with its noise multiplier (repeatable)")
+    g.add_argument("--cond-video", type=Path, help="a video whose frames condition latent slots")
+    g.add_argument("--cond-slots", help="latent slots taken from --cond-video, e.g. 0,1,2,3")
+    g.add_argument("--cond-noise", help="noise multiplier per slot, e.g. 0.0,0.3,0.4,0.5")
+    g.add_argument("--out", type=Path, required=True, help="FILE.mp4; the JSON sidecar goes beside it")
+    g.add_argument("--trace", type=Path, help="FILE.safetensors with the final latents and the timesteps")
+    g.add_argument("--png-frames", action="store_true", help="also write every frame as PNG")
+    g.add_argument("--plan", default="auto", help="device plan: auto, cpu, cuda:0, ...")
+    g.add_argument("--quiet", action="store_true")
+
+    d = sub.add_parser("make-demo-model", help="write a tiny random-weight model in the official layout")
+    d.add_argument("dir", type=Path)
+
+    v = sub.add_parser("validate", help="check a model folder and LoRA without loading them")
+    v.add_argument("--model", type=Path, required=True)
+    v.add_argument("--lora", type=Path)
+    return p
+
+
+def request_from_args(a: argparse.Namespace) -> GenerationRequest:
+    video = None
+    if a.cond_video is not None:
+        if not a.cond_slots or not a.cond_noise:
+            raise CliError("--cond-video needs --cond-slots and --cond-noise")
+        video = VideoCondition(str(a.cond_video), _numbers(a.cond_slots, int, "--cond-slots"),
+                               _numbers(a.cond_noise, float, "--cond-noise"))
+    elif a.cond_slots or a.cond_noise:
+        raise CliError("--cond-slots and --cond-noise need --cond-video")
+    if a.out.suffix.lower() != ".mp4":
+        raise CliError(f"--out {a.out}: the output must be an .mp4 file")
+    return GenerationRequest(
+        prompt=a.prompt, negative_prompt=a.negative_prompt, width=a.width, height=a.height, frames=a.frames,
+        steps=a.steps, cfg=a.cfg, shift=a.shift, seed=a.seed, lora_alpha=a.lora_alpha, fps=a.fps, fit=a.fit,
+        keyframes=[parse_keyframe(k) for k in a.keyframe], video=video, save_png_frames=a.png_frames)
+
+
+def _print_event(event) -> None:
+    from .events import PhaseProgress, StepProgress
+
+    if isinstance(event, StepProgress):
+        print(f"step {event.step}/{event.total}  {event.seconds_this_step:.2f}s  eta {event.eta_seconds:.0f}s",
+              file=sys.stderr)
+    elif isinstance(event, PhaseProgress) and event.done == 0:
+        print(f"{event.phase.value}...", file=sys.stderr)
+
+
+def cmd_generate(a: argparse.Namespace) -> int:
+    req = request_from_args(a)
+    req.validate()
+    for kf in req.keyframes:
+        if not Path(kf.image).is_file():
+            raise CliError(f"--keyframe image {kf.image} does not exist")
+    if req.video is not None and not Path(req.video.video).is_file():
+        raise CliError(f"--cond-video {req.video.video} does not exist")
+    model, lora = a.model, a.lora
+    if model is None:
+        from .demo_model import ensure_demo_model
+
+        model, demo_lora = ensure_demo_model(default_demo_dir())
+        lora = lora or demo_lora
+        print(f"no --model given: using the built-in demo model in {model} (its videos are noise)", file=sys.stderr)
+    from .engine import Engine
+    from .loader import check_model_files
+
+    check_model_files(model, lora)  # every problem at once, before any other output
+    engine = Engine(model, lora, plan=a.plan)
+    if not a.quiet:
+        print(f"device plan: {engine.plan_description}", file=sys.stderr)
+    for m in req.slot_mapping():
+        print(f"conditioning {Path(m.source).name}: slot {m.slot} (pixel frames {m.pixel_frames[0]}-"
+              f"{m.pixel_frames[1]}), noise {m.noise}", file=sys.stderr)
+    result = engine.generate(req, a.out, on_event=None if a.quiet else _print_event, trace_path=a.trace)
+    print(f"wrote {result.video_path} ({result.frames} frames, seed {result.seed}, {result.seconds:.1f}s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "make-demo-model":
+            from .demo_model import write_demo_model
+
+            model_dir, lora = write_demo_model(args.dir)
+            print(f"wrote {model_dir} and {lora}")
+            return 0
+        if args.command == "validate":
+            from .validation import validate_model_files
+
+            problems = validate_model_files(args.model, args.lora)
+            for p in problems:
+                print(f"problem: {p}")
+            print("OK: the files look complete" if not problems else f"{len(problems)} problem(s) found")
+            return 1 if problems else 0
+        return cmd_generate(args)
+    except (PusaError, CliError, ValueError) as e:
+        sys.stderr.write("pusa-engine: error: " + str(e).replace("\n", "; ") + "\n")
+        return 1
+    except JobCancelled:
+        sys.stderr.write("pusa-engine: cancelled\n")
+        return 130
+    except KeyboardInterrupt:
+        sys.stderr.write("pusa-engine: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
