@@ -16,7 +16,7 @@ from diffsynth.models.wan_video_vae import WanVideoVAE
 from safetensors import safe_open
 
 from .errors import ModelFilesError
-from .file_headers import unwrap_state_dict
+from .file_headers import Shapes, unwrap_state_dict
 from .model_files import DEFAULT_TEXT_DIM, ModelFolder
 from .networks import T5Dims, VAEDims, build_dit, build_text_encoder, build_vae_network, wan_vae_with_network
 from .validation import validate_model_files
@@ -51,21 +51,23 @@ def _find_text_dim(folder: ModelFolder, shards: dict[str, list[str]]) -> int | N
 
 
 def load_text_encoder(folder: ModelFolder, dtype: torch.dtype, device: torch.device) -> WanTextEncoder:
-    state = _load_pth(folder.t5_path)
-    model = build_text_encoder(T5Dims.from_shapes({k: tuple(v.shape) for k, v in state.items()}))
-    for key, tensor in state.items():
-        _assign(model, key, tensor.to(device=device, dtype=dtype))
-    _check_complete(model, str(folder.t5_path))
-    return model
+    return _load_pth_into(folder.t5_path, lambda shapes: build_text_encoder(T5Dims.from_shapes(shapes)), dtype, device)
 
 
 def load_vae(folder: ModelFolder, dtype: torch.dtype, device: torch.device) -> WanVideoVAE:
-    state = _load_pth(folder.vae_path)
-    net = build_vae_network(VAEDims.from_shapes({k: tuple(v.shape) for k, v in state.items()}))
-    for key, tensor in state.items():
-        _assign(net, key, tensor.to(device=device, dtype=dtype))
-    _check_complete(net, str(folder.vae_path))
+    net = _load_pth_into(folder.vae_path, lambda shapes: build_vae_network(VAEDims.from_shapes(shapes)), dtype, device)
     return wan_vae_with_network(net)
+
+
+def _load_pth_into(path: Path, build: Callable[[Shapes], torch.nn.Module], dtype: torch.dtype,
+                   device: torch.device) -> torch.nn.Module:
+    """Build a network sized from a .pth file's shapes (on meta), then place each tensor on device/dtype."""
+    state = _load_pth(path)
+    model = build({k: tuple(v.shape) for k, v in state.items()})
+    for key, tensor in state.items():
+        _assign(model, key, tensor.to(device=device, dtype=dtype))
+    _check_complete(model, str(path))
+    return model
 
 
 def load_tokenizer(folder: ModelFolder) -> HuggingfaceTokenizer:
