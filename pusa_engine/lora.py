@@ -120,9 +120,8 @@ class MergedLora:
             down, up = state[keys.down_key], state[keys.up_key]
             rank = down.shape[0]
             file_scale = float(state[keys.alpha_key]) / rank if keys.alpha_key else 1.0
+            # pageable, not pinned: 27 GB of page-locked RAM for the 14B model would starve the system
             base = linear.weight.detach().to("cpu", copy=True)
-            if linear.weight.is_cuda:
-                base = base.pin_memory()
             self.layers.append((linear, base, down.to(linear.weight.dtype), up.to(linear.weight.dtype), file_scale))
 
     def set_alpha(self, alpha: float) -> None:
