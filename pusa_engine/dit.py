@@ -3,93 +3,286 @@
 Runs on diffsynth's WanModel weights and submodules, but with our own block forward: the AdaLN
 modulation is computed per latent frame ([B, F, 6, dim]) and broadcast over the tokens of each frame
 by viewing them as [B, F, h*w, dim], so no per-token copy of the modulation is ever made. Rotary
-embeddings are applied in float32 with real cos/sin tables, and norms use the fused kernels.
+embeddings are applied in float32 from tables built once per grid, and norms use the fused kernels.
+
+Speed (all lossless; same function within bf16 rounding):
+- no host syncs: every table is built once per grid and cached by the caller (devices.py);
+- element-wise work in as few passes as eager PyTorch allows: fused rms_norm with its weight,
+  modulation and gated residuals as one `addcmul` each, rotary as one complex multiply in float32;
+- attention through PyTorch SDPA with the fastest exact backend first (cuDNN on Hopper, then flash);
+- optionally (`SpeedOptions.compile`), torch.compile of the three element-wise + matmul phases of a
+  block (one compiled graph serves all 40 blocks), which fuses norms, rotary, modulation and gates.
+
+A block is split into phases (`self_attn_qkv` -> `attention` -> `block_finish`) so that the two-GPU
+sequence split (devices.py) can exchange heads around the self-attention.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from diffsynth.models.wan_video_dit import DiTBlock, WanModel
 
 
+# ---- speed options ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SpeedOptions:
+    """How the forward runs; every option computes the same function (within bf16 rounding)."""
+
+    compile: bool = False  # torch.compile the block phases (pays on big GPUs; first call compiles)
+    attention: str = "auto"  # auto | cudnn | flash | efficient | math
+    tune: bool = False  # with compile: let inductor tune its fused kernels' block sizes (slower compile)
+
+
+_speed = SpeedOptions(compile=os.environ.get("PUSA_COMPILE", "0") == "1",
+                      attention=os.environ.get("PUSA_ATTENTION", "auto"),
+                      tune=os.environ.get("PUSA_COMPILE_TUNE", "0") == "1")
+
+
+def get_speed_options() -> SpeedOptions:
+    return _speed
+
+
+def set_speed_options(options: SpeedOptions | None = None, **changes) -> SpeedOptions:
+    """Set the process-wide default (the bench and the desktop's settings use this)."""
+    global _speed
+    _speed = replace(options or _speed, **changes)
+    return _speed
+
+
+_BACKEND_NAMES = ("cudnn", "flash", "efficient", "math")
+
+
+def _backend(name: str):
+    from torch.nn.attention import SDPBackend
+
+    return {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION,
+            "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}[name]
+
+
+def _candidates(device: torch.device, kv_len: int) -> list[str]:
+    if torch.cuda.get_device_capability(device) >= (9, 0) and kv_len > 4096:
+        return ["cudnn", "flash"]  # Hopper, long keys: the memory-efficient kernel is far behind these two
+    return ["cudnn", "flash", "efficient"]
+
+
+_sdpa_choice: dict[tuple, str] = {}
+_sdpa_lock = threading.Lock()
+
+
+def _sdpa_kernel(name: str):
+    from torch.nn.attention import sdpa_kernel
+
+    order = [name] + [n for n in _BACKEND_NAMES if n != name]
+    try:
+        return sdpa_kernel([_backend(n) for n in order], set_priority=True)
+    except TypeError:  # older torch: no priority order, only the allowed set
+        return sdpa_kernel([_backend(name), _backend("math")])
+
+
+def _fastest_backend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> str:
+    """"auto": the first call of each shape times every exact fused kernel once and keeps the fastest
+    (cuDNN wins self-attention on an H100; short text keys may prefer another kernel). Costs one
+    host sync per new shape, none after."""
+    key = (q.device, tuple(q.shape), tuple(k.shape), q.dtype)
+    choice = _sdpa_choice.get(key)
+    if choice is not None:
+        return choice
+    with _sdpa_lock:
+        if key in _sdpa_choice:
+            return _sdpa_choice[key]
+        from torch.nn.attention import sdpa_kernel
+
+        times = {}
+        for name in _candidates(q.device, k.shape[-2]):
+            try:
+                with sdpa_kernel([_backend(name)]):
+                    F.scaled_dot_product_attention(q, k, v)  # warm-up: plans, workspaces
+                    torch.cuda.synchronize(q.device)
+                    start = time.perf_counter()
+                    F.scaled_dot_product_attention(q, k, v)
+                    torch.cuda.synchronize(q.device)
+                times[name] = time.perf_counter() - start
+            except RuntimeError:
+                continue
+        _sdpa_choice[key] = min(times, key=times.get) if times else "math"
+        return _sdpa_choice[key]
+
+
+def attention_choices() -> dict[tuple, str]:
+    """The kernel "auto" picked per (device, q shape, k shape, dtype), for reports."""
+    return dict(_sdpa_choice)
+
+
+# ---- rotary ------------------------------------------------------------------------------------------
 @dataclass
 class RotaryTable:
-    """cos/sin per token position for the 3-D rotary embedding, [L, head_dim/2] in float32."""
+    """cos/sin per token position for the 3-D rotary embedding, [L, head_dim/2] in float32.
+
+    `freqs` is the same table as complex64 [L, 1, head_dim/2] for the eager one-kernel multiply.
+    """
 
     cos: torch.Tensor
     sin: torch.Tensor
+    freqs: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        if self.freqs is None:
+            self.freqs = torch.complex(self.cos, self.sin).unsqueeze(1)
+
+    def to(self, device: torch.device) -> RotaryTable:
+        return RotaryTable(self.cos.to(device), self.sin.to(device), self.freqs.to(device))
 
 
-def rotary_table(model: WanModel, f: int, h: int, w: int, device: torch.device) -> RotaryTable:
+def rotary_table(model: WanModel, f: int, h: int, w: int, device: torch.device,
+                 rows: tuple[int, int] | None = None) -> RotaryTable:
+    """The table for an f x h x w token grid, or only for token rows [r0, r1) of every frame."""
     freqs = torch.cat([
         model.freqs[0][:f].view(f, 1, 1, -1).expand(f, h, w, -1),
         model.freqs[1][:h].view(1, h, 1, -1).expand(f, h, w, -1),
         model.freqs[2][:w].view(1, 1, w, -1).expand(f, h, w, -1),
-    ], dim=-1).reshape(f * h * w, -1)
-    return RotaryTable(freqs.real.float().to(device), freqs.imag.float().to(device))
+    ], dim=-1)
+    if rows is not None:
+        freqs = freqs[:, rows[0]:rows[1]]
+    freqs = freqs.reshape(-1, freqs.shape[-1])
+    return RotaryTable(freqs.real.float().contiguous().to(device), freqs.imag.float().contiguous().to(device))
 
 
 def apply_rotary(x: torch.Tensor, rope: RotaryTable, num_heads: int) -> torch.Tensor:
-    """x [B, L, H*D] -> rotated, as [B, L, H, D] in x's dtype (pairs are interleaved, as in Wan)."""
+    """x [B, L, H*D] -> rotated, as [B, L, H, D] in x's dtype (pairs are interleaved, as in Wan).
+
+    float32 complex multiply: one upcast, one multiply, one downcast.
+    """
+    b, seq, _ = x.shape
+    xc = torch.view_as_complex(x.float().view(b, seq, num_heads, -1, 2))
+    return torch.view_as_real(xc * rope.freqs).flatten(3).to(x.dtype)
+
+
+def apply_rotary_real(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, num_heads: int) -> torch.Tensor:
+    """The same rotation written with real cos/sin (what torch.compile fuses into one kernel)."""
     b, seq, _ = x.shape
     xf = x.float().view(b, seq, num_heads, -1, 2)
-    cos, sin = rope.cos[None, :, None, :], rope.sin[None, :, None, :]
+    cos, sin = cos[None, :, None, :], sin[None, :, None, :]
     real = xf[..., 0] * cos - xf[..., 1] * sin
     imag = xf[..., 0] * sin + xf[..., 1] * cos
     return torch.stack([real, imag], dim=-1).flatten(3).to(x.dtype)
 
 
+# ---- small fused pieces ------------------------------------------------------------------------------
 def rms_norm(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """diffsynth's RMSNorm: normalise in float32, cast back, then scale."""
-    return F.rms_norm(x.float(), norm.normalized_shape, eps=norm.eps).to(x.dtype) * norm.weight
+    """diffsynth's RMSNorm (normalise in float32, scale) as one fused kernel; one rounding instead of two."""
+    return F.rms_norm(x, norm.normalized_shape, norm.weight, norm.eps)
 
 
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """q, k, v [B, L, H, D] -> [B, L, H*D] with PyTorch's fused attention (flash / cuDNN on GPUs)."""
-    out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, speed: SpeedOptions | None = None) -> torch.Tensor:
+    """q, k, v [B, L, H, D] -> [B, L, H*D] with PyTorch's fused attention (cuDNN / flash on GPUs)."""
+    speed = speed or _speed
+    q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+    if q.device.type != "cuda":
+        out = F.scaled_dot_product_attention(q, k, v)
+    else:
+        name = _fastest_backend(q, k, v) if speed.attention == "auto" else speed.attention
+        with _sdpa_kernel(name):
+            out = F.scaled_dot_product_attention(q, k, v)
     return out.transpose(1, 2).flatten(2)
 
 
-def self_attention(block: DiTBlock, x: torch.Tensor, rope: RotaryTable) -> torch.Tensor:
+def block_modulation(block: DiTBlock, t_mod: torch.Tensor) -> torch.Tensor:
+    """[B, F, 6, dim] -> the block's six per-frame vectors, [6, B, F, 1, dim] (broadcast over tokens)."""
+    return (block.modulation.to(t_mod.dtype).unsqueeze(0) + t_mod).permute(2, 0, 1, 3).unsqueeze(3)
+
+
+# ---- the block, in phases -----------------------------------------------------------------------------
+def _qkv(block: DiTBlock, x: torch.Tensor, mod: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+         freqs: torch.Tensor | None, frames: int):
+    b, seq, dim = x.shape
+    shift, scale = mod[0], mod[1]
+    h = torch.addcmul(shift, F.layer_norm(x, (dim,), eps=block.norm1.eps).view(b, frames, -1, dim),
+                      1 + scale).view(b, seq, dim)
     attn = block.self_attn
-    q = apply_rotary(rms_norm(attn.norm_q, attn.q(x)), rope, attn.num_heads)
-    k = apply_rotary(rms_norm(attn.norm_k, attn.k(x)), rope, attn.num_heads)
-    v = attn.v(x).unflatten(2, (attn.num_heads, -1))
-    return attn.o(attention(q, k, v))
+    q, k = rms_norm(attn.norm_q, attn.q(h)), rms_norm(attn.norm_k, attn.k(h))
+    if freqs is None:
+        q, k = apply_rotary_real(q, cos, sin, attn.num_heads), apply_rotary_real(k, cos, sin, attn.num_heads)
+    else:
+        rope = RotaryTable(cos, sin, freqs)
+        q, k = apply_rotary(q, rope, attn.num_heads), apply_rotary(k, rope, attn.num_heads)
+    v = attn.v(h).unflatten(2, (attn.num_heads, -1))
+    return q, k, v
 
 
-def cross_attention(block: DiTBlock, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-    attn = block.cross_attn
-    q = rms_norm(attn.norm_q, attn.q(x)).unflatten(2, (attn.num_heads, -1))
-    k = rms_norm(attn.norm_k, attn.k(context)).unflatten(2, (attn.num_heads, -1))
-    v = attn.v(context).unflatten(2, (attn.num_heads, -1))
-    return attn.o(attention(q, k, v))
+def _after_self_attn(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, mod: torch.Tensor,
+                     context: torch.Tensor, frames: int):
+    """x += gate * o(attn); then the cross-attention's q, k, v (k, v from the text)."""
+    b, seq, dim = x.shape
+    x = torch.addcmul(x.view(b, frames, -1, dim), mod[2], block.self_attn.o(attn_out).view(b, frames, -1, dim))
+    x = x.view(b, seq, dim)
+    cross = block.cross_attn
+    heads = cross.num_heads
+    q = rms_norm(cross.norm_q, cross.q(block.norm3(x))).unflatten(2, (heads, -1))
+    k = rms_norm(cross.norm_k, cross.k(context)).unflatten(2, (heads, -1))
+    v = cross.v(context).unflatten(2, (heads, -1))
+    return x, q, k, v
+
+
+def _after_cross_attn(block: DiTBlock, x: torch.Tensor, cross_out: torch.Tensor, mod: torch.Tensor, frames: int):
+    b, seq, dim = x.shape
+    x = x + block.cross_attn.o(cross_out)
+    h = torch.addcmul(mod[3], F.layer_norm(x, (dim,), eps=block.norm2.eps).view(b, frames, -1, dim), 1 + mod[4])
+    ffn = block.ffn
+    y = ffn[2](F.gelu(ffn[0](h.view(b, seq, dim)), approximate="tanh"))
+    return torch.addcmul(x.view(b, frames, -1, dim), mod[5], y.view(b, frames, -1, dim)).view(b, seq, dim)
+
+
+_compiled: dict[str, object] = {}
+
+
+def _phase(name: str, fn, speed: SpeedOptions):
+    if not speed.compile:
+        return fn
+    key = f"{name}-tuned" if speed.tune else name
+    if key not in _compiled:
+        import torch._dynamo
+
+        # one graph per phase and shape serves every block (parameters are graph inputs)
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        options = {"coordinate_descent_tuning": True} if speed.tune else None
+        _compiled[key] = torch.compile(fn, dynamic=False, fullgraph=True, options=options)
+    return _compiled[key]
+
+
+def self_attn_qkv(block: DiTBlock, x: torch.Tensor, mod: torch.Tensor, rope: RotaryTable, frames: int,
+                  speed: SpeedOptions | None = None):
+    """Phase 1: modulated norm, q/k/v projections, q/k norms and rotary -> q, k, v [B, L, H, D]."""
+    speed = speed or _speed
+    freqs = None if speed.compile else rope.freqs  # compiled: the real formula fuses into one kernel
+    return _phase("qkv", _qkv, speed)(block, x, mod, rope.cos, rope.sin, freqs, frames)
+
+
+def block_finish(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, context: torch.Tensor,
+                 mod: torch.Tensor, frames: int, speed: SpeedOptions | None = None) -> torch.Tensor:
+    """Phase 2: gated residual of the self-attention, cross-attention, FFN."""
+    speed = speed or _speed
+    x, q, k, v = _phase("after_self", _after_self_attn, speed)(block, x, attn_out, mod, context, frames)
+    cross_out = attention(q, k, v, speed)
+    return _phase("after_cross", _after_cross_attn, speed)(block, x, cross_out, mod, frames)
 
 
 def block_forward(block: DiTBlock, x: torch.Tensor, context: torch.Tensor, t_mod: torch.Tensor,
-                  rope: RotaryTable, frames: int) -> torch.Tensor:
+                  rope: RotaryTable, frames: int, speed: SpeedOptions | None = None) -> torch.Tensor:
     """One DiT block; t_mod is [B, F, 6, dim] and is broadcast over each frame's tokens."""
-    b, seq, dim = x.shape
-    mod = block.modulation.to(t_mod.dtype).unsqueeze(0) + t_mod  # [B, F, 6, dim]
-    shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp = mod.unsqueeze(3).unbind(2)  # [B,F,1,dim]
-
-    def per_frame(t: torch.Tensor) -> torch.Tensor:
-        return t.view(b, frames, seq // frames, dim)
-
-    def flat(t: torch.Tensor) -> torch.Tensor:
-        return t.view(b, seq, dim)
-
-    h = flat(per_frame(block.norm1(x)) * (1 + scale_msa) + shift_msa)
-    x = flat(per_frame(x) + gate_msa * per_frame(self_attention(block, h, rope)))
-    x = x + cross_attention(block, block.norm3(x), context)
-    h = flat(per_frame(block.norm2(x)) * (1 + scale_mlp) + shift_mlp)
-    x = flat(per_frame(x) + gate_mlp * per_frame(block.ffn(h)))
-    return x
+    speed = speed or _speed
+    mod = block_modulation(block, t_mod)
+    q, k, v = self_attn_qkv(block, x, mod, rope, frames, speed)
+    return block_finish(block, x, attention(q, k, v, speed), context, mod, frames, speed)
 
 
+# ---- time, patches, head -------------------------------------------------------------------------------
 def sinusoidal_embedding(dim: int, t: torch.Tensor) -> torch.Tensor:
     """Wan's timestep embedding, computed in float64 as diffsynth does, returned in t's dtype."""
     half = dim // 2
@@ -103,6 +296,9 @@ class TimeModulation:
     e: torch.Tensor  # [B, F, dim] for the head
     t_mod: torch.Tensor  # [B, F, 6, dim] for the blocks
 
+    def to(self, device: torch.device) -> TimeModulation:
+        return TimeModulation(self.e.to(device), self.t_mod.to(device))
+
 
 def time_modulation(model: WanModel, timesteps: torch.Tensor, dtype: torch.dtype) -> TimeModulation:
     """timesteps [B, F] (already in the compute dtype) -> per-frame embeddings."""
@@ -112,12 +308,27 @@ def time_modulation(model: WanModel, timesteps: torch.Tensor, dtype: torch.dtype
     return TimeModulation(e.view(b, f, -1), t_mod.view(b, f, 6, model.dim))
 
 
+def patch_tokens(model: WanModel, x: torch.Tensor) -> torch.Tensor:
+    """Latents [B, 16, F, h, w] -> token grid [B, gf, gh, gw, dim]."""
+    return model.patch_embedding(x).permute(0, 2, 3, 4, 1)
+
+
 def head_forward(model: WanModel, x: torch.Tensor, e: torch.Tensor, frames: int) -> torch.Tensor:
     head = model.head
     b, seq, dim = x.shape
     shift, scale = (head.modulation.to(e.dtype).unsqueeze(0) + e.unsqueeze(2)).unsqueeze(3).unbind(2)
-    h = (head.norm(x).view(b, frames, seq // frames, dim) * (1 + scale) + shift).view(b, seq, dim)
-    return head.head(h)
+    h = torch.addcmul(shift, F.layer_norm(x, (dim,), eps=head.norm.eps).view(b, frames, seq // frames, dim),
+                      1 + scale)
+    return head.head(h.view(b, seq, dim))
+
+
+def unpatchify(model: WanModel, out: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
+    """Head output [B, gf*gh*gw, out*prod(patch)] -> [B, out, F, h, w]."""
+    b = out.shape[0]
+    gf, gh, gw = grid
+    pf, ph, pw = model.patch_size
+    out = out.view(b, gf, gh, gw, pf, ph, pw, -1).permute(0, 7, 1, 4, 2, 5, 3, 6)
+    return out.reshape(b, -1, gf * pf, gh * ph, gw * pw)
 
 
 def embed_context(model: WanModel, context: torch.Tensor) -> torch.Tensor:
@@ -126,31 +337,39 @@ def embed_context(model: WanModel, context: torch.Tensor) -> torch.Tensor:
 
 
 def dit_forward(model: WanModel, x: torch.Tensor, timesteps: torch.Tensor, context_emb: torch.Tensor,
-                rope: RotaryTable | None = None) -> torch.Tensor:
+                rope: RotaryTable | None = None, *, blocks: Iterable[DiTBlock] | None = None,
+                speed: SpeedOptions | None = None) -> torch.Tensor:
     """Velocity for latents x [B, 16, F, h, w] at per-frame timesteps [B, F] (compute dtype).
 
     `context_emb` is the output of embed_context. Returns [B, 16, F, h, w] in x's dtype.
+    `blocks` replaces model.blocks (the block-streaming plan yields blocks as their weights arrive).
     """
+    speed = speed or _speed
     dtype = x.dtype
-    b, _, f, hh, ww = x.shape
-    pf, ph, pw = model.patch_size
-    tokens = model.patch_embedding(x)  # [B, dim, f, h/2, w/2]
-    gf, gh, gw = tokens.shape[2:]
-    tokens = tokens.flatten(2).transpose(1, 2)
+    grid = patch_tokens(model, x)
+    b, gf, gh, gw, dim = grid.shape
+    tokens = grid.reshape(b, gf * gh * gw, dim)
     if rope is None:
         rope = rotary_table(model, gf, gh, gw, x.device)
     mod = time_modulation(model, timesteps, dtype)
-    for block in model.blocks:
-        tokens = block_forward(block, tokens, context_emb, mod.t_mod, rope, gf)
-    out = head_forward(model, tokens, mod.e, gf)
-    out = out.view(b, gf, gh, gw, pf, ph, pw, -1).permute(0, 7, 1, 4, 2, 5, 3, 6)
-    return out.reshape(b, -1, gf * pf, gh * ph, gw * pw)
+    for block in (model.blocks if blocks is None else blocks):
+        tokens = block_forward(block, tokens, context_emb, mod.t_mod, rope, gf, speed)
+    return unpatchify(model, head_forward(model, tokens, mod.e, gf), (gf, gh, gw))
 
 
 def forward_flops(tokens: int, text_tokens: int, dim: int, ffn_dim: int, layers: int) -> float:
-    """Matmul + attention FLOPs of one DiT forward (2 per multiply-add), for the benchmark's floor."""
-    linear = layers * (2 * tokens * (4 * dim * dim + 2 * dim * ffn_dim) + 2 * tokens * dim * dim
-                       + 2 * text_tokens * 2 * dim * dim)
+    """Matmul + attention FLOPs of one DiT forward (2 per multiply-add), for the benchmark's floor.
+
+    Per block: self-attention q, k, v, o (4 L d^2 MACs), cross-attention q, o on the tokens (2 L d^2)
+    and k, v on the text (2 T d^2), FFN (2 L d f); attention scores and values 2 L^2 d + 2 L T d.
+    480p (L 32,760): 0.785 PFLOP linear + 0.879 self-attention = 1.67 PFLOP (spec section 9).
+    """
+    linear = layers * 2 * (tokens * (6 * dim * dim + 2 * dim * ffn_dim) + text_tokens * 2 * dim * dim)
     attn = layers * (4 * tokens * tokens * dim + 4 * tokens * text_tokens * dim)
     return float(linear + attn)
 
+
+def forward_flops_split(tokens: int, text_tokens: int, dim: int, ffn_dim: int, layers: int) -> tuple[float, float]:
+    """(linear, attention) FLOPs of one forward."""
+    linear = layers * 2 * (tokens * (6 * dim * dim + 2 * dim * ffn_dim) + text_tokens * 2 * dim * dim)
+    return float(linear), forward_flops(tokens, text_tokens, dim, ffn_dim, layers) - float(linear)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .devices import DevicePlan, Prompts, available_plans, choose_plan, single_device_denoiser
+from .devices import DevicePlan, Prompts, available_plans, choose_plan
 from .dit import embed_context
 from .errors import InputMediaError, OutOfMemoryError
 from .events import CancelToken, EventCallback, JobResult, Phase, PhaseProgress, StepProgress
@@ -63,7 +63,6 @@ class Engine:
         emit = on_event or _noop
         check_model_files(self.folder.root, self.lora_path)
         plan = self.plan
-        dit_device = plan.dit_devices[0]
 
         def stage(done: int, message: str) -> None:
             if cancel is not None:
@@ -76,8 +75,9 @@ class Engine:
         # kept on the CPU between prompts; moved to its device only while encoding
         self.text_encoder = load_text_encoder(self.folder, plan.dtype, torch.device("cpu"))
         stage(2, "DiT")
-        self.dit = load_dit(self.folder, plan.dtype, dit_device,
+        self.dit = load_dit(self.folder, plan.dtype, plan.load_device,
                             progress=lambda d, t, m: emit(PhaseProgress(Phase.LOADING, 2, 5, f"{m} ({d}/{t})")))
+        plan.prepare_dit(self.dit)  # offload: blocks to pinned CPU memory; memory split: blocks over two GPUs
         self.lora = None
         if self.lora_path is not None:
             stage(3, "Pusa LoRA")
@@ -114,15 +114,9 @@ class Engine:
 
     @contextmanager
     def _text_encoder_on(self, device: torch.device) -> Iterator[None]:
-        if device.type == "cpu":
+        # the plan keeps it resident when memory allows, else drops the GPU copy (no copy back)
+        with self.plan.text_encoder_on(self.text_encoder, device):
             yield
-            return
-        self.text_encoder.to(device)
-        try:
-            yield
-        finally:
-            self.text_encoder.to("cpu")
-            torch.cuda.empty_cache()
 
     def encode_conditioning(self, req: GenerationRequest, emit: EventCallback,
                             cancel: CancelToken | None) -> list[Conditioning]:
@@ -185,7 +179,8 @@ class Engine:
                 prompts = self.prompts(req, emit)
                 conds = self.encode_conditioning(req, emit, cancel)
                 noise = self.make_noise(req)
-                denoise = single_device_denoiser(self.dit, prompts, req.cfg)
+                denoise = self.plan.denoiser(self.dit, prompts, req.cfg,
+                                             weights_version=self.lora.alpha if self.lora is not None else None)
                 result = sample(denoise, noise, conds, req.steps, req.shift, self.plan.dtype,
                                 on_step=self._step_reporter(emit), cancel=cancel)
                 del prompts, conds, noise, denoise
@@ -198,7 +193,10 @@ class Engine:
                 f"the GPU ran out of memory at {req.width}x{req.height}, {req.frames} frames: "
                 "try fewer frames or a smaller resolution, or close other programs using the GPU") from e
         finally:
-            _free_memory()
+            # release the job's GPU memory; no gc.collect here: a full collection with torch loaded
+            # holds the GIL for ~0.3 s, which a GUI thread would feel at the end of every job
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
     def generate(self, request: GenerationRequest, out_path: str | Path, on_event: EventCallback | None = None,
                  cancel: CancelToken | None = None, trace_path: str | Path | None = None) -> JobResult:

@@ -1,0 +1,114 @@
+"""Entry point: `python -m pusa_desktop` or the `pusa-studio` script. Also `--version` and `--self-test`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__, paths
+
+log = logging.getLogger("pusa_desktop")
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="pusa-studio", description="Pusa Studio: Pusa V1 video generation")
+    parser.add_argument("project", nargs="?", help="a .pusa project to open")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window offscreen, make a short video with the demo model, and exit",
+    )
+    return parser.parse_args(argv)
+
+
+def setup_logging() -> Path:
+    log_dir = paths.data_dir() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / "pusa-studio.log"
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        handlers=[logging.FileHandler(log_file, encoding="utf-8")],
+    )
+    return log_file
+
+
+def create_application(argv: Sequence[str]):
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(list(argv))
+    app.setOrganizationName(paths.ORGANIZATION)
+    app.setApplicationName(paths.APPLICATION)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("pusa-studio")
+    apply_style(app)
+    return app
+
+
+def apply_style(app) -> None:
+    """The app's look: Fusion plus resources/style.qss."""
+    app.setStyle("Fusion")
+    style = paths.resources_dir() / "style.qss"
+    if style.is_file():
+        app.setStyleSheet(style.read_text(encoding="utf-8"))
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    from .main_window import MainWindow
+    from .recovery import end_session, start_session
+
+    app = create_application(sys.argv)
+    setup_logging()
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow()
+    recovered = start_session()
+    window.show()
+
+    def first_actions() -> None:  # once the event loop turns, so that dialogs can await
+        if recovered is not None:
+            answer = QMessageBox.question(
+                window,
+                "Recover your work?",
+                "Pusa Studio did not close properly last time. Open the automatically saved copy of your work?",
+            )
+            if answer == QMessageBox.StandardButton.Yes and window.open_project(recovered, remember_path=False):
+                window.document.mark_dirty(True)
+        elif args.project:
+            window.open_project(args.project)
+        elif window.app_settings.take_first_run() and window.app_settings.engine_config().uses_demo_model:
+            window.open_settings()  # first run with no weights: show where the model folder goes
+
+    QTimer.singleShot(0, first_actions)
+    QTimer.singleShot(800, window.host.warm_up)  # once the window is drawn
+    app_closed = asyncio.Event()
+    app.aboutToQuit.connect(app_closed.set)
+    with loop:
+        loop.run_until_complete(app_closed.wait())
+    end_session()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.version:
+        print(f"Pusa Studio {__version__}")
+        return 0
+    if args.self_test:
+        from .self_test import run_self_test
+
+        return run_self_test()
+    return run_gui(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The asset bin: images and videos of this session, dragged from here onto the timeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
+
+from .images import is_image_file, is_video_file, thumbnail_of_file
+
+
+class AssetBin(QListWidget):
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("assetBin")
+        self.setAccessibleName("Asset bin")
+        self.setToolTip("Images and videos to use: drag them onto the timeline. Drop files here to add them.")
+        self.setViewMode(QListWidget.ViewMode.IconMode)
+        self.setIconSize(QSize(64, 64))
+        self.setGridSize(QSize(84, 96))
+        self.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.setMovement(QListWidget.Movement.Static)
+        self.setWordWrap(True)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
+        self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)  # drops land on the viewport; the scroll area ignores them
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+
+    def paths(self) -> list[str]:
+        return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
+
+    def add_files(self, files: list[str]) -> int:
+        added = 0
+        for path in files:
+            if path in self.paths():
+                continue
+            if not (is_image_file(path) or is_video_file(path)):
+                self.message.emit(f"{Path(path).name} is not an image or a video")
+                continue
+            item = QListWidgetItem(Path(path).name)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            item.setToolTip(path)
+            if is_image_file(path):
+                item.setIcon(QIcon(thumbnail_of_file(path, 64)))
+            self.addItem(item)
+            added += 1
+        return added
+
+    def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # noqa: N802 - Qt's name
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(item.data(Qt.ItemDataRole.UserRole)) for item in items])
+        return mime
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return ["text/uri-list"]
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.source() is not self and event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if event.source() is not self and event.mimeData().hasUrls():
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        if event.source() is self:
+            event.ignore()
+            return
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if self.add_files(files):
+            event.acceptProposedAction()

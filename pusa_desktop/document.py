@@ -1,0 +1,273 @@
+"""The observable layer: a `Project` wrapped in a QObject that announces changes and keeps the undo stack.
+
+Widgets read from `document.project` and change it only through the methods here, so every timeline
+edit is one undoable command and every change is announced with a signal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from .model import (
+    GenerationSettings,
+    Job,
+    JobState,
+    Mode,
+    Project,
+    Timeline,
+    TimelineKeyframe,
+    TimelineVideo,
+    apply_mode,
+    snap_frame,
+)
+
+
+def _assign_timeline(target: Timeline, source: Timeline) -> None:
+    copy = source.copy()
+    target.keyframes, target.video = copy.keyframes, copy.video
+
+
+class TimelineCommand(QUndoCommand):
+    """An undoable timeline edit, kept as the timeline before and after (small: paths and numbers)."""
+
+    def __init__(
+        self,
+        document: ProjectDocument,
+        text: str,
+        before: Timeline,
+        after: Timeline,
+        merge_key: str | None = None,
+    ) -> None:
+        super().__init__(text)
+        self._document = document
+        self._before = before
+        self._after = after
+        self._merge_key = merge_key
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return 1 if self._merge_key else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if isinstance(other, TimelineCommand) and other._merge_key and other._merge_key == self._merge_key:
+            self._after = other._after
+            return True
+        return False
+
+    def redo(self) -> None:
+        self._document._set_timeline(self._after.copy())
+
+    def undo(self) -> None:
+        self._document._set_timeline(self._before.copy())
+
+
+class ProjectDocument(QObject):
+    """The project being edited, its file path, dirty state and undo stack."""
+
+    timeline_changed = Signal()
+    settings_changed = Signal()
+    queue_changed = Signal()
+    history_changed = Signal()
+    job_changed = Signal(str)  # job id
+    project_replaced = Signal()
+    path_changed = Signal(str)
+    dirty_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.project = Project()
+        self.path: Path | None = None
+        self.undo_stack = QUndoStack(self)
+        self._dirty = False
+        self.revision = 0  # goes up with every change; autosave compares it
+        self.undo_stack.indexChanged.connect(lambda _index: self.mark_dirty())
+
+    # ----- file state -----------------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def mark_dirty(self, dirty: bool = True) -> None:
+        if dirty:
+            self.revision += 1
+        if dirty != self._dirty:
+            self._dirty = dirty
+            self.dirty_changed.emit(dirty)
+
+    def replace_project(self, project: Project, path: Path | None) -> None:
+        self.project = project
+        self.path = path
+        self.undo_stack.clear()
+        self.project_replaced.emit()
+        self.timeline_changed.emit()
+        self.settings_changed.emit()
+        self.queue_changed.emit()
+        self.history_changed.emit()
+        self.path_changed.emit(str(path) if path else "")
+        self.mark_dirty(False)
+
+    def set_path(self, path: Path) -> None:
+        self.path = path
+        self.path_changed.emit(str(path))
+
+    # ----- settings ----------------------------------------------------------------------------------
+    @property
+    def settings(self) -> GenerationSettings:
+        return self.project.settings
+
+    def update_settings(self, **changes: object) -> None:
+        """Change parameter-panel values. A change of frame count moves keyframes past the end back in."""
+        new = dataclasses.replace(self.project.settings, **changes)
+        if new == self.project.settings:
+            return
+        old_frames = self.project.settings.frames
+        self.project.settings = new
+        self.settings_changed.emit()
+        self.mark_dirty()
+        if new.frames != old_frames:
+            self._clamp_timeline(new.frames)
+
+    def _clamp_timeline(self, frames: int) -> None:
+        timeline = self.timeline.copy()
+        changed = False
+        for kf in timeline.keyframes:
+            if kf.frame > frames - 1:
+                kf.frame = snap_frame(frames - 1, frames)
+                changed = True
+        if changed:
+            self._set_timeline(timeline)
+
+    # ----- timeline (undoable) -----------------------------------------------------------------------
+    @property
+    def timeline(self) -> Timeline:
+        return self.project.timeline
+
+    def _set_timeline(self, timeline: Timeline) -> None:
+        self.project.timeline = timeline
+        self.timeline_changed.emit()
+
+    def edit_timeline(self, text: str, change: Callable[[Timeline], None], merge_key: str | None = None) -> None:
+        before = self.timeline.copy()
+        after = self.timeline.copy()
+        change(after)
+        if after == before:
+            return
+        self.undo_stack.push(TimelineCommand(self, text, before, after, merge_key))
+
+    def free_slot_problem(self, frame: int, except_id: str | None = None) -> str | None:
+        """Why a keyframe cannot go to `frame`, or None when its slot is free."""
+        frames = self.settings.frames
+        if not 0 <= frame < frames:
+            return f"frame {frame} is outside the video (frames 0..{frames - 1})"
+        slot = TimelineKeyframe("", frame).slot
+        if slot in self.timeline.occupied_slots(except_id):
+            return f"latent slot {slot} already holds a frame; move that one first"
+        return None
+
+    def add_keyframe(self, image: str, frame: int, noise: float = 0.2) -> TimelineKeyframe:
+        keyframe = TimelineKeyframe(image, snap_frame(frame, self.settings.frames), noise)
+        self.edit_timeline(f"Add keyframe {Path(image).name}", lambda t: t.keyframes.append(keyframe))
+        return keyframe
+
+    def move_keyframe(self, keyframe_id: str, frame: int) -> None:
+        frame = snap_frame(frame, self.settings.frames)
+
+        def change(t: Timeline) -> None:
+            t.keyframe(keyframe_id).frame = frame
+
+        self.edit_timeline(f"Move keyframe to frame {frame}", change)
+
+    def set_keyframe_noise(self, keyframe_id: str, noise: float) -> None:
+        def change(t: Timeline) -> None:
+            t.keyframe(keyframe_id).noise = round(float(noise), 3)
+
+        self.edit_timeline("Change keyframe noise", change, merge_key=f"noise:{keyframe_id}")
+
+    def remove_keyframe(self, keyframe_id: str) -> None:
+        def change(t: Timeline) -> None:
+            t.keyframes = [kf for kf in t.keyframes if kf.id != keyframe_id]
+
+        self.edit_timeline("Delete keyframe", change)
+
+    def set_video(self, video: TimelineVideo | None) -> None:
+        def change(t: Timeline) -> None:
+            t.video = video
+            if video is not None:  # keyframes sharing the clip's slots give way to it
+                t.keyframes = [kf for kf in t.keyframes if kf.slot not in video.slots]
+
+        self.edit_timeline("Place video" if video else "Remove video", change)
+
+    def apply_mode(self, mode: Mode) -> None:
+        after = apply_mode(mode, self.timeline, self.settings.frames)
+        self.edit_timeline(f"Mode: {mode.value}", lambda t: _assign_timeline(t, after))
+
+    def restore_editor(self, settings: GenerationSettings, timeline: Timeline) -> None:
+        """Put a job's settings back into the editor (undoable for the timeline part)."""
+        self.project.settings = settings
+        self.settings_changed.emit()
+        self.edit_timeline("Restore settings", lambda t: _assign_timeline(t, timeline))
+        self.mark_dirty()
+
+    # ----- queue and history -------------------------------------------------------------------------
+    def add_job(self, job: Job) -> None:
+        self.project.queue.append(job)
+        self.queue_changed.emit()
+        self.mark_dirty()
+
+    def move_job(self, job_id: str, new_index: int) -> None:
+        queue = self.project.queue
+        job = self.project.job(job_id)
+        queue.remove(job)
+        queue.insert(max(0, min(len(queue), new_index)), job)
+        self.queue_changed.emit()
+        self.mark_dirty()
+
+    def reorder_queue(self, job_ids: list[str]) -> None:
+        """Put the queue in the given order (ids of every job in the queue)."""
+        by_id = {job.id: job for job in self.project.queue}
+        if sorted(job_ids) != sorted(by_id):
+            raise ValueError("the new order must list every queued job once")
+        if job_ids != [job.id for job in self.project.queue]:
+            self.project.queue = [by_id[i] for i in job_ids]
+            self.mark_dirty()
+            self.queue_changed.emit()
+
+    def remove_job(self, job_id: str) -> Job:
+        job = self.project.job(job_id)
+        if job in self.project.queue:
+            self.project.queue.remove(job)
+            self.queue_changed.emit()
+        else:
+            self.project.history.remove(job)
+            self.history_changed.emit()
+        self.mark_dirty()
+        return job
+
+    def set_job_state(self, job_id: str, state: JobState, problems: list[str] | None = None) -> None:
+        job = self.project.job(job_id)
+        job.state = state
+        job.problems = list(problems or [])
+        self.job_changed.emit(job_id)
+        self.queue_changed.emit()
+        self.mark_dirty()
+
+    def finish_job(self, job_id: str, result: dict, thumbnail: str | None) -> None:
+        """A job succeeded: it leaves the queue and goes on top of the history."""
+        job = self.project.job(job_id)
+        job.state = JobState.DONE
+        job.result = result
+        job.thumbnail = thumbnail
+        if job in self.project.queue:
+            self.project.queue.remove(job)
+        self.project.history.insert(0, job)
+        self.queue_changed.emit()
+        self.history_changed.emit()
+        self.job_changed.emit(job_id)
+        self.mark_dirty()
+
+    def next_queued_job(self) -> Job | None:
+        return next((j for j in self.project.queue if j.state is JobState.QUEUED), None)

@@ -1,0 +1,138 @@
+"""Turns the editor into jobs, keeps the queue moving and files results into the history."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+from pusa_engine.events import JobResult, StepProgress
+from pusa_engine.request import GenerationRequest
+
+from . import paths
+from .app_settings import AppSettings, EngineConfig
+from .document import ProjectDocument
+from .engine_host import EngineHost
+from .images import save_thumbnail
+from .model import Job, JobState, build_request, to_plain
+
+
+class JobRunner(QObject):
+    """Submitting while a job runs queues the job; the next queued job starts when the engine is free."""
+
+    job_started = Signal(str)  # job id
+    job_ended = Signal(str, str)  # job id, final state
+    message = Signal(str)
+
+    def __init__(
+        self,
+        document: ProjectDocument,
+        host: EngineHost,
+        settings: AppSettings,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._document = document
+        self._host = host
+        self._settings = settings
+        self._last_preview: np.ndarray | None = None
+        self.engine_config_override: EngineConfig | None = None  # the self-test forces the demo model
+        host.step_progress.connect(self._on_step)
+        host.job_finished.connect(self._on_finished)
+        host.job_failed.connect(self._on_failed)
+        host.job_cancelled.connect(self._on_cancelled)
+
+    @property
+    def running_job(self) -> str | None:
+        return self._host.current_job
+
+    def editor_request(self) -> GenerationRequest:
+        """The request for what the editor shows; raises RequestError listing every problem."""
+        settings = self._document.settings
+        request = build_request(settings, self._document.timeline)
+        if settings.new_seed_each_run:
+            request.seed = None
+        request = request.with_seed()
+        request.validate()
+        return request
+
+    def submit(self) -> Job:
+        """Queue what the editor shows. Draws a new seed first when the user asked for one each run."""
+        request = self.editor_request()
+        if self._document.settings.new_seed_each_run:
+            self._document.update_settings(seed=request.seed)
+        return self.enqueue(request)
+
+    def enqueue(self, request: GenerationRequest) -> Job:
+        job = Job(request=to_plain(request.to_dict()))
+        self._document.add_job(job)
+        self.pump()
+        return job
+
+    def pump(self) -> None:
+        if self._host.busy:
+            return
+        job = self._document.next_queued_job()
+        if job is None:
+            return
+        self._document.set_job_state(job.id, JobState.RUNNING)
+        self._last_preview = None
+        config = self.engine_config_override or self._settings.engine_config()
+        out_dir = Path(self._settings.output_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out_path = out_dir / f"pusa-{stamp}-{job.id}.mp4"
+        self._host.start(job.id, job.generation_request(), str(out_path), config)
+        self.job_started.emit(job.id)
+
+    def cancel_running(self) -> None:
+        if self._host.current_job:
+            self._host.cancel(self._host.current_job)
+
+    def retry(self, job_id: str) -> None:
+        job = self._document.project.job(job_id)
+        if job.state in (JobState.FAILED, JobState.CANCELLED):
+            self._document.set_job_state(job_id, JobState.QUEUED)
+            self.pump()
+
+    def remove(self, job_id: str) -> None:
+        if job_id == self._host.current_job:
+            self._host.cancel(job_id)
+        self._document.remove_job(job_id)
+
+    @Slot(str, object)
+    def _on_step(self, job_id: str, event: StepProgress) -> None:
+        if event.preview is not None:
+            self._last_preview = event.preview
+
+    @Slot(str, object)
+    def _on_finished(self, job_id: str, result: JobResult) -> None:
+        thumbnail = None
+        if self._last_preview is not None and len(self._last_preview):
+            thumbnail = save_thumbnail(self._last_preview[0], paths.thumbnails_dir() / f"{job_id}.png")
+        self._document.finish_job(job_id, to_plain(result), thumbnail)
+        self.message.emit(f"Finished in {result.seconds:.1f} s: {result.video_path}")
+        self.job_ended.emit(job_id, JobState.DONE.value)
+        self.pump()
+
+    @Slot(str, list)
+    def _on_failed(self, job_id: str, problems: list) -> None:
+        self._set_state_if_queued(job_id, JobState.FAILED, problems)
+        self.message.emit("Job failed: " + "; ".join(problems))
+        self.job_ended.emit(job_id, JobState.FAILED.value)
+        self.pump()
+
+    @Slot(str)
+    def _on_cancelled(self, job_id: str) -> None:
+        self._set_state_if_queued(job_id, JobState.CANCELLED)
+        self.message.emit("Job cancelled")
+        self.job_ended.emit(job_id, JobState.CANCELLED.value)
+        self.pump()
+
+    def _set_state_if_queued(self, job_id: str, state: JobState, problems: list[str] | None = None) -> None:
+        try:
+            self._document.set_job_state(job_id, state, problems)
+        except KeyError:  # the user removed it while it ran
+            pass

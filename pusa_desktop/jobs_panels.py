@@ -1,0 +1,227 @@
+"""The queue (reorder, edit, remove, retry) and the history (thumbnails, settings, restore, open)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .document import ProjectDocument
+from .model import Job, JobState
+
+STATE_MARKS = {
+    JobState.QUEUED: "waiting",
+    JobState.RUNNING: "running",
+    JobState.FAILED: "FAILED",
+    JobState.CANCELLED: "cancelled",
+    JobState.DONE: "done",
+}
+
+
+def _button(parent: QWidget, text: str, tip: str) -> QPushButton:
+    button = QPushButton(text, parent)
+    button.setToolTip(tip)
+    button.setAccessibleName(tip)
+    return button
+
+
+class QueuePanel(QWidget):
+    """Jobs waiting or running. Reorder with the buttons (or Ctrl+Up/Down); failed jobs can be retried."""
+
+    retry_requested = Signal(str)
+    remove_requested = Signal(str)
+    run_requested = Signal()
+    edit_requested = Signal(str)
+
+    def __init__(self, document: ProjectDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._document = document
+        self.list = QListWidget(self)
+        self.list.setAccessibleName("Job queue")
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setWordWrap(True)
+        self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.list.viewport().setAcceptDrops(True)
+        self.list.setToolTip("Drag jobs to change the order they run in")
+        self.list.model().rowsMoved.connect(lambda *_: QTimer.singleShot(0, self._apply_dragged_order))
+        self.up = _button(self, "Up", "Run the selected job earlier (Ctrl+Up)")
+        self.down = _button(self, "Down", "Run the selected job later (Ctrl+Down)")
+        self.edit = _button(self, "Edit", "Take the selected job back into the editor")
+        self.retry = _button(self, "Retry", "Queue the failed or cancelled job again")
+        self.remove = _button(self, "Remove", "Remove the selected job (cancels it if it runs)")
+        self.run = _button(self, "Run queue", "Start the next waiting job when the engine is free")
+        self.run.clicked.connect(self.run_requested)
+        self.up.setShortcut("Ctrl+Up")
+        self.down.setShortcut("Ctrl+Down")
+        self.up.clicked.connect(lambda: self._move(-1))
+        self.down.clicked.connect(lambda: self._move(+1))
+        self.edit.clicked.connect(lambda: self._emit_selected(self.edit_requested))
+        self.retry.clicked.connect(lambda: self._emit_selected(self.retry_requested))
+        self.remove.clicked.connect(lambda: self._emit_selected(self.remove_requested))
+        buttons = QHBoxLayout()
+        for b in (self.up, self.down, self.edit, self.retry, self.remove):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.run)
+        document.queue_changed.connect(self.refresh)
+        document.project_replaced.connect(self.refresh)
+        self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
+        self.refresh()
+
+    def job_ids(self) -> list[str]:
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+
+    def selected_job(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def select(self, job_id: str) -> None:
+        ids = self.job_ids()
+        if job_id in ids:
+            self.list.setCurrentRow(ids.index(job_id))
+
+    def refresh(self) -> None:
+        selected = self.selected_job()
+        self.list.clear()
+        for job in self._document.project.queue:
+            item = QListWidgetItem(f"[{STATE_MARKS[job.state]}] {job.title}\n{job.summary}")
+            item.setData(Qt.ItemDataRole.UserRole, job.id)
+            tip = job.summary + ("\n\n" + "\n".join(job.problems) if job.problems else "")
+            item.setToolTip(tip)
+            self.list.addItem(item)
+        if selected:
+            self.select(selected)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        job_id = self.selected_job()
+        job = self._document.project.job(job_id) if job_id else None
+        for b in (self.up, self.down, self.remove):
+            b.setEnabled(job is not None)
+        self.edit.setEnabled(job is not None and job.state is not JobState.RUNNING)
+        self.retry.setEnabled(job is not None and job.state in (JobState.FAILED, JobState.CANCELLED))
+
+    def _apply_dragged_order(self) -> None:
+        selected = self.selected_job()
+        self._document.reorder_queue(self.job_ids())
+        if selected:
+            self.select(selected)
+
+    def _move(self, delta: int) -> None:
+        job_id = self.selected_job()
+        if job_id is None:
+            return
+        index = self.job_ids().index(job_id)
+        self._document.move_job(job_id, index + delta)
+        self.select(job_id)
+
+    def _emit_selected(self, signal) -> None:
+        job_id = self.selected_job()
+        if job_id:
+            signal.emit(job_id)
+
+
+class HistoryPanel(QWidget):
+    """Every result with a thumbnail and its full settings; restore, play, open in the file manager."""
+
+    restore_requested = Signal(str)
+    play_requested = Signal(str)
+
+    def __init__(self, document: ProjectDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._document = document
+        self.list = QListWidget(self)
+        self.list.setAccessibleName("History of results")
+        self.list.setIconSize(QSize(72, 72))
+        self.list.setWordWrap(True)
+        self.list.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.restore = _button(self, "Restore", "Put this result's settings back into the editor")
+        self.play = _button(self, "Play", "Play this result")
+        self.reveal = _button(self, "Show file", "Open the folder holding this video")
+        self.remove = _button(self, "Remove", "Remove from the history (the video file stays)")
+        self.restore.clicked.connect(lambda: self._emit_selected(self.restore_requested))
+        self.play.clicked.connect(lambda: self._emit_selected(self.play_requested))
+        self.reveal.clicked.connect(self._reveal)
+        self.remove.clicked.connect(self._remove)
+        buttons = QHBoxLayout()
+        self.export = _button(self, "Export", "Export this result as MP4, GIF or PNG frames")
+        for b in (self.restore, self.play, self.reveal, self.export, self.remove):
+            buttons.addWidget(b)
+        self.details = QPlainTextEdit(self)
+        self.details.setReadOnly(True)
+        self.details.setAccessibleName("Settings of the selected result")
+        self.details.setMaximumHeight(150)
+        self.list.currentRowChanged.connect(lambda _row: self._show_details())
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.details)
+        layout.addLayout(buttons)
+        document.history_changed.connect(self.refresh)
+        document.project_replaced.connect(self.refresh)
+        self.refresh()
+
+    def job_ids(self) -> list[str]:
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+
+    def selected_job(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def refresh(self) -> None:
+        self.list.clear()
+        for job in self._document.project.history:
+            result = job.result or {}
+            seconds = result.get("seconds")
+            timing = f", {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+            item = QListWidgetItem(f"{job.title}\n{job.summary}{timing}")
+            item.setData(Qt.ItemDataRole.UserRole, job.id)
+            if job.thumbnail and Path(job.thumbnail).is_file():
+                item.setIcon(QIcon(QPixmap(job.thumbnail)))
+            item.setToolTip(self.settings_text(job))
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+        self._show_details()
+
+    def _show_details(self) -> None:
+        job_id = self.selected_job()
+        self.details.setPlainText(self.settings_text(self._document.project.job(job_id)) if job_id else "")
+
+    @staticmethod
+    def settings_text(job: Job) -> str:
+        shown = {k: v for k, v in job.request.items() if k != "negative_prompt"}
+        video = (job.result or {}).get("video_path", "")
+        return f"{video}\n\n{json.dumps(shown, indent=1)}"
+
+    def _emit_selected(self, signal) -> None:
+        job_id = self.selected_job()
+        if job_id:
+            signal.emit(job_id)
+
+    def _reveal(self) -> None:
+        job_id = self.selected_job()
+        if job_id:
+            video = (self._document.project.job(job_id).result or {}).get("video_path")
+            if video:
+                QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(video).parent)))
+
+    def _remove(self) -> None:
+        job_id = self.selected_job()
+        if job_id:
+            self._document.remove_job(job_id)

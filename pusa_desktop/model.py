@@ -1,0 +1,289 @@
+"""The Qt-free data model of Pusa Studio: settings, timeline, jobs and the project that holds them.
+
+Plain dataclasses with ids and states, so they can be saved, compared and tested without a window.
+The observable layer (`document.py`) wraps a `Project` and tells the widgets when it changes.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+from pusa_engine.request import (
+    WAN_NEGATIVE_PROMPT,
+    GenerationRequest,
+    Keyframe,
+    VideoCondition,
+    latent_frames,
+    pixel_frames_of_slot,
+    slot_of_pixel_frame,
+)
+
+# Spec section 7: default noise multipliers.
+IMAGE_TO_VIDEO_NOISE = 0.2
+END_FRAME_NOISE = 0.5
+EXTENSION_SLOTS = [0, 1, 2, 3]
+EXTENSION_NOISE = [0.0, 0.3, 0.4, 0.5]
+COMPLETION_NOISE = 0.3
+
+RESOLUTIONS: dict[str, tuple[int, int]] = {
+    "480p landscape (832x480)": (832, 480),
+    "480p portrait (480x832)": (480, 832),
+    "720p landscape (1280x720)": (1280, 720),
+    "720p portrait (720x1280)": (720, 1280),
+    "Square (512x512)": (512, 512),
+}
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def snap_frame(pixel_frame: int, frames: int) -> int:
+    """The pixel frame a keyframe dropped at `pixel_frame` snaps to: the last frame of its latent slot."""
+    pixel_frame = max(0, min(frames - 1, pixel_frame))
+    return pixel_frames_of_slot(slot_of_pixel_frame(pixel_frame))[1]
+
+
+class Mode(str, Enum):
+    """The seed's four modes: presets that lay out the timeline."""
+
+    TEXT_TO_VIDEO = "Text-to-Video"
+    IMAGE_TO_VIDEO = "Image-to-Video"
+    MULTI_FRAMES = "Multi-Frames to Video"
+    VIDEO_TO_VIDEO = "Video-to-Video"
+
+
+@dataclass
+class TimelineKeyframe:
+    """An image on the timeline, at a pixel frame, with its own noise multiplier."""
+
+    image: str
+    frame: int
+    noise: float = IMAGE_TO_VIDEO_NOISE
+    id: str = field(default_factory=new_id)
+
+    @property
+    def slot(self) -> int:
+        return slot_of_pixel_frame(self.frame)
+
+
+@dataclass
+class TimelineVideo:
+    """A video clip whose first frames are laid on latent slots (extension / completion)."""
+
+    path: str
+    slots: list[int] = field(default_factory=lambda: list(EXTENSION_SLOTS))
+    noise: list[float] = field(default_factory=lambda: list(EXTENSION_NOISE))
+
+
+@dataclass
+class Timeline:
+    keyframes: list[TimelineKeyframe] = field(default_factory=list)
+    video: TimelineVideo | None = None
+
+    def keyframe(self, keyframe_id: str) -> TimelineKeyframe:
+        for kf in self.keyframes:
+            if kf.id == keyframe_id:
+                return kf
+        raise KeyError(keyframe_id)
+
+    def occupied_slots(self, except_id: str | None = None) -> set[int]:
+        slots = {kf.slot for kf in self.keyframes if kf.id != except_id}
+        if self.video is not None:
+            slots |= set(self.video.slots)
+        return slots
+
+    def sorted_keyframes(self) -> list[TimelineKeyframe]:
+        return sorted(self.keyframes, key=lambda kf: kf.frame)
+
+    def copy(self) -> Timeline:
+        return copy.deepcopy(self)
+
+
+@dataclass
+class GenerationSettings:
+    """Everything in the parameter panel. Ranges and defaults follow spec section 7."""
+
+    prompt: str = ""
+    negative_prompt: str = WAN_NEGATIVE_PROMPT
+    width: int = 832
+    height: int = 480
+    frames: int = 81
+    steps: int = 10
+    cfg: float = 3.0
+    shift: float = 5.0
+    seed: int = 42
+    new_seed_each_run: bool = True
+    lora_alpha: float = 1.4
+    fps: int = 16
+    fit: str = "crop"
+    save_png_frames: bool = False
+
+    @property
+    def latent_frames(self) -> int:
+        return latent_frames(self.frames)
+
+
+class JobState(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class Job:
+    """One generation: the exact request (seed fixed), where it stands and what came out."""
+
+    request: dict[str, Any]
+    state: JobState = JobState.QUEUED
+    id: str = field(default_factory=new_id)
+    created: float = field(default_factory=time.time)
+    result: dict[str, Any] | None = None
+    problems: list[str] = field(default_factory=list)
+    thumbnail: str | None = None
+
+    @property
+    def title(self) -> str:
+        prompt = (self.request.get("prompt") or "(no prompt)").strip().splitlines()[0]
+        return prompt if len(prompt) <= 60 else prompt[:57] + "..."
+
+    @property
+    def summary(self) -> str:
+        r = self.request
+        return (
+            f"{r['width']}x{r['height']}, {r['frames']} frames, {r['steps']} steps, "
+            f"seed {r['seed']}, {len(r.get('keyframes', []))} keyframe(s)"
+        )
+
+    def generation_request(self) -> GenerationRequest:
+        return GenerationRequest.from_dict(self.request)
+
+
+@dataclass
+class Project:
+    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    timeline: Timeline = field(default_factory=Timeline)
+    queue: list[Job] = field(default_factory=list)
+    history: list[Job] = field(default_factory=list)
+
+    def job(self, job_id: str) -> Job:
+        for job in [*self.queue, *self.history]:
+            if job.id == job_id:
+                return job
+        raise KeyError(job_id)
+
+
+def build_request(settings: GenerationSettings, timeline: Timeline) -> GenerationRequest:
+    """The engine request for what the editor shows (seed left as set; `Job` fixes it)."""
+    video = None
+    if timeline.video is not None:
+        video = VideoCondition(timeline.video.path, list(timeline.video.slots), list(timeline.video.noise))
+    return GenerationRequest(
+        prompt=settings.prompt,
+        negative_prompt=settings.negative_prompt,
+        width=settings.width,
+        height=settings.height,
+        frames=settings.frames,
+        steps=settings.steps,
+        cfg=settings.cfg,
+        shift=settings.shift,
+        seed=settings.seed,
+        lora_alpha=settings.lora_alpha,
+        fps=settings.fps,
+        fit=settings.fit,  # type: ignore[arg-type]
+        keyframes=[Keyframe(kf.image, kf.frame, kf.noise) for kf in timeline.sorted_keyframes()],
+        video=video,
+        save_png_frames=settings.save_png_frames,
+    )
+
+
+def editor_state_from_request(
+    request: dict[str, Any], keep: GenerationSettings | None = None
+) -> tuple[GenerationSettings, Timeline]:
+    """Settings and timeline that reproduce a request exactly (used to restore a history entry)."""
+    req = GenerationRequest.from_dict(request)
+    settings = GenerationSettings(
+        prompt=req.prompt,
+        negative_prompt=req.negative_prompt,
+        width=req.width,
+        height=req.height,
+        frames=req.frames,
+        steps=req.steps,
+        cfg=req.cfg,
+        shift=req.shift,
+        seed=req.seed if req.seed is not None else (keep.seed if keep else 42),
+        new_seed_each_run=False,
+        lora_alpha=req.lora_alpha,
+        fps=req.fps,
+        fit=req.fit,
+        save_png_frames=req.save_png_frames,
+    )
+    timeline = Timeline(
+        keyframes=[TimelineKeyframe(kf.image, kf.frame, kf.noise) for kf in req.keyframes],
+        video=TimelineVideo(req.video.video, list(req.video.slots), list(req.video.noise)) if req.video else None,
+    )
+    return settings, timeline
+
+
+def apply_mode(mode: Mode, timeline: Timeline, frames: int) -> Timeline:
+    """Lay the timeline out as one of the seed's four modes, keeping the media already placed."""
+    out = timeline.copy()
+    last = frames - 1
+    if mode is Mode.TEXT_TO_VIDEO:
+        out.keyframes, out.video = [], None
+    elif mode is Mode.IMAGE_TO_VIDEO:
+        out.video = None
+        out.keyframes = out.sorted_keyframes()[:1]
+        for kf in out.keyframes:
+            kf.frame, kf.noise = 0, IMAGE_TO_VIDEO_NOISE
+    elif mode is Mode.MULTI_FRAMES:
+        out.video = None
+        kfs = out.sorted_keyframes()
+        if kfs:
+            kfs[0].frame, kfs[0].noise = 0, IMAGE_TO_VIDEO_NOISE
+        if len(kfs) >= 2:
+            kfs[-1].frame, kfs[-1].noise = last, END_FRAME_NOISE
+        out.keyframes = kfs
+    elif mode is Mode.VIDEO_TO_VIDEO:
+        out.keyframes = []
+        if out.video is not None:
+            out.video.slots, out.video.noise = list(EXTENSION_SLOTS), list(EXTENSION_NOISE)
+    return out
+
+
+def detect_mode(timeline: Timeline) -> Mode:
+    """Which of the four modes the timeline's layout is closest to."""
+    if timeline.video is not None:
+        return Mode.VIDEO_TO_VIDEO
+    if not timeline.keyframes:
+        return Mode.TEXT_TO_VIDEO
+    if len(timeline.keyframes) == 1 and timeline.keyframes[0].slot == 0:
+        return Mode.IMAGE_TO_VIDEO
+    return Mode.MULTI_FRAMES
+
+
+def video_preset(kind: str, frames: int) -> tuple[list[int], list[float]]:
+    """Slots and noise for laying a clip: 'extend' (first 13 frames) or 'complete' (first + last frames)."""
+    if kind == "complete":
+        return [0, latent_frames(frames) - 1], [COMPLETION_NOISE, COMPLETION_NOISE]
+    return list(EXTENSION_SLOTS), list(EXTENSION_NOISE)
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclasses and enums as JSON-ready values."""
+    if isinstance(obj, Enum):
+        return obj.value
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: to_plain(v) for k, v in asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v) for v in obj]
+    return obj

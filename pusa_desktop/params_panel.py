@@ -1,0 +1,312 @@
+"""The parameter panel: prompt, negative prompt, size, frames, steps, LoRA alpha, CFG, seed, fps, mode."""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from pusa_engine.request import CFG_RANGE, FPS_RANGE, LORA_ALPHA_RANGE, MAX_SEED, STEPS_RANGE
+
+from .document import ProjectDocument
+from .model import RESOLUTIONS, Mode, TimelineVideo, detect_mode, video_preset
+
+CUSTOM = "Custom"
+
+
+def _parse_numbers(text: str, kind: type) -> list:
+    return [kind(part) for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+class ParamsPanel(QWidget):
+    """Edits `document.settings`; refreshes itself when the document changes."""
+
+    message = Signal(str)
+
+    def __init__(self, document: ProjectDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._document = document
+        self._updating = False
+        self.setObjectName("paramsPanel")
+
+        self.mode = QComboBox(self)
+        self.mode.addItems([m.value for m in Mode])
+        self.mode.setAccessibleName("Mode")
+        self.mode.setToolTip("Lay the timeline out for one of the four tasks; you can go on editing it after")
+        self.apply_mode_button = QPushButton("Apply", self)
+        self.apply_mode_button.setToolTip("Arrange the timeline for the chosen mode (undoable)")
+        self.apply_mode_button.clicked.connect(self._apply_mode)
+
+        self.prompt = QPlainTextEdit(self)
+        self.prompt.setPlaceholderText("Describe the video: subject, action, camera, light…")
+        self.prompt.setAccessibleName("Prompt")
+        self.prompt.setToolTip("What the video should show")
+        self.prompt.setFixedHeight(66)
+        self.negative = QPlainTextEdit(self)
+        self.negative.setAccessibleName("Negative prompt")
+        self.negative.setToolTip("What to steer away from (Wan's standard negative prompt by default)")
+        self.negative.setFixedHeight(46)
+
+        self.resolution = QComboBox(self)
+        self.resolution.addItems([*RESOLUTIONS, CUSTOM])
+        self.resolution.setAccessibleName("Resolution")
+        self.resolution.setToolTip("Output size; width and height must be multiples of 16")
+        self.width_box = self._spin(16, 2048, 16, "Width in pixels (multiple of 16)")
+        self.height_box = self._spin(16, 2048, 16, "Height in pixels (multiple of 16)")
+        self.fit = QComboBox(self)
+        self.fit.addItems(["crop", "pad"])
+        self.fit.setToolTip("How keyframe images of another aspect are fitted: crop to fill or pad")
+        self.frames = self._spin(1, 241, 4, "Pixel frames, 4n+1 (81 = 5 s at 16 fps)")
+        self.frames_info = QLabel(self)
+        self.steps = self._spin(*STEPS_RANGE, 1, "Denoising steps (1-50, default 10); time grows linearly")
+        self.alpha = self._double(*LORA_ALPHA_RANGE, 0.1, "Pusa LoRA strength (0.1-5.0, default 1.4)")
+        self.cfg = self._double(*CFG_RANGE, 0.5, "Prompt guidance (default 3.0); 1 disables the second pass")
+        self.shift = self._double(0.5, 20.0, 0.5, "Schedule shift (default 5.0)")
+        self.fps = self._spin(*FPS_RANGE, 1, "Frames per second of the saved video (Wan's native rate is 16)")
+        self.seed = QLineEdit(self)
+        self.seed.setValidator(QRegularExpressionValidator(r"\d{1,10}", self.seed))
+        self.seed.setAccessibleName("Seed")
+        self.seed.setToolTip(f"Random seed (0-{MAX_SEED}); the seed used is stored with every result")
+        self.random_seed = QToolButton(self)
+        self.random_seed.setText("Random")
+        self.random_seed.setAccessibleName("New random seed")
+        self.random_seed.setToolTip("Pick a new random seed now")
+        self.random_seed.clicked.connect(self._new_random_seed)
+        self.new_seed_each_run = QCheckBox("New seed each run", self)
+        self.new_seed_each_run.setToolTip("Draw a fresh seed for every job (it is still recorded)")
+        self.save_png = QCheckBox("Also save PNG frames", self)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(self.mode, 1)
+        mode_row.addWidget(self.apply_mode_button)
+        form.addRow("Mode", mode_row)
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Negative", self.negative)
+        form.addRow("Size", self.resolution)
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.width_box)
+        size_row.addWidget(QLabel("x"))
+        size_row.addWidget(self.height_box)
+        size_row.addWidget(self.fit)
+        form.addRow("", size_row)
+        frames_row = QHBoxLayout()
+        frames_row.addWidget(self.frames)
+        frames_row.addWidget(self.frames_info, 1)
+        form.addRow("Frames", frames_row)
+        form.addRow("Steps", self._pair(self.steps, "LoRA α", self.alpha))
+        form.addRow("CFG", self._pair(self.cfg, "Shift", self.shift))
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        form.addRow("Seed", seed_row)
+        form.addRow("", self.new_seed_each_run)
+        form.addRow("FPS", self._pair(self.fps, "", self.save_png))
+        for label, widget in (("Prompt", self.prompt), ("Negative prompt", self.negative)):
+            widget.setAccessibleDescription(label)
+
+        self.video_group = self._build_video_group()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addWidget(self.video_group)
+        layout.addStretch(1)
+
+        self.prompt.textChanged.connect(lambda: self._set(prompt=self.prompt.toPlainText()))
+        self.negative.textChanged.connect(lambda: self._set(negative_prompt=self.negative.toPlainText()))
+        self.resolution.currentTextChanged.connect(self._resolution_chosen)
+        self.width_box.valueChanged.connect(lambda v: self._set(width=v))
+        self.height_box.valueChanged.connect(lambda v: self._set(height=v))
+        self.fit.currentTextChanged.connect(lambda v: self._set(fit=v))
+        self.frames.editingFinished.connect(self._frames_edited)
+        self.steps.valueChanged.connect(lambda v: self._set(steps=v))
+        self.alpha.valueChanged.connect(lambda v: self._set(lora_alpha=round(v, 3)))
+        self.cfg.valueChanged.connect(lambda v: self._set(cfg=round(v, 3)))
+        self.shift.valueChanged.connect(lambda v: self._set(shift=round(v, 3)))
+        self.fps.valueChanged.connect(lambda v: self._set(fps=v))
+        self.seed.editingFinished.connect(self._seed_edited)
+        self.new_seed_each_run.toggled.connect(lambda v: self._set(new_seed_each_run=v))
+        self.save_png.toggled.connect(lambda v: self._set(save_png_frames=v))
+        document.settings_changed.connect(self.refresh)
+        document.timeline_changed.connect(self._refresh_video)
+        self.refresh()
+
+    # ----- building ----------------------------------------------------------------------------------
+    def _pair(self, first: QWidget, label: str, second: QWidget) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.addWidget(first, 1)
+        if label:
+            row.addWidget(QLabel(label, self))
+        row.addWidget(second, 1)
+        return row
+
+    def _spin(self, low: int, high: int, step: int, tip: str) -> QSpinBox:
+        box = QSpinBox(self)
+        box.setRange(low, high)
+        box.setSingleStep(step)
+        box.setToolTip(tip)
+        box.setAccessibleName(tip.split(" (")[0])
+        return box
+
+    def _double(self, low: float, high: float, step: float, tip: str) -> QDoubleSpinBox:
+        box = QDoubleSpinBox(self)
+        box.setRange(low, high)
+        box.setSingleStep(step)
+        box.setDecimals(2)
+        box.setToolTip(tip)
+        box.setAccessibleName(tip.split(" (")[0])
+        return box
+
+    def _build_video_group(self) -> QGroupBox:
+        group = QGroupBox("Video clip on the timeline", self)
+        self.video_label = QLabel(group)
+        self.video_label.setWordWrap(True)
+        self.video_slots = QLineEdit(group)
+        self.video_slots.setAccessibleName("Video slots")
+        self.video_slots.setToolTip("Latent slots the clip's frames go to, e.g. 0,1,2,3 (first 13 frames)")
+        self.video_noise = QLineEdit(group)
+        self.video_noise.setAccessibleName("Video noise")
+        self.video_noise.setToolTip("One noise multiplier per slot, e.g. 0.0,0.3,0.4,0.5")
+        extend = QPushButton("Extend", group)
+        extend.setToolTip("Continue the clip: its first 13 frames become slots 0-3")
+        complete = QPushButton("Complete", group)
+        complete.setToolTip("Keep its first frame and its last 4 frames (slots 0 and the last)")
+        remove = QPushButton("Remove", group)
+        extend.clicked.connect(lambda: self._video_preset("extend"))
+        complete.clicked.connect(lambda: self._video_preset("complete"))
+        remove.clicked.connect(lambda: self._document.set_video(None))
+        self.video_slots.editingFinished.connect(self._video_edited)
+        self.video_noise.editingFinished.connect(self._video_edited)
+        form = QFormLayout(group)
+        form.addRow(self.video_label)
+        form.addRow("Slots", self.video_slots)
+        form.addRow("Noise", self.video_noise)
+        row = QHBoxLayout()
+        for button in (extend, complete, remove):
+            row.addWidget(button)
+        form.addRow(row)
+        return group
+
+    # ----- view -> model -----------------------------------------------------------------------------
+    def _set(self, **changes: object) -> None:
+        if not self._updating:
+            self._document.update_settings(**changes)
+
+    def _resolution_chosen(self, name: str) -> None:
+        if name in RESOLUTIONS and not self._updating:
+            width, height = RESOLUTIONS[name]
+            self._document.update_settings(width=width, height=height)
+
+    def _frames_edited(self) -> None:
+        value = self.frames.value()
+        fixed = max(1, 4 * round((value - 1) / 4) + 1)
+        if fixed != value:
+            self.message.emit(f"Frames must be 4n+1: using {fixed}")
+        self._set(frames=fixed)
+        self.refresh()
+
+    def _seed_edited(self) -> None:
+        text = self.seed.text().strip()
+        if text and int(text) <= MAX_SEED:
+            self._set(seed=int(text))
+        else:
+            self.message.emit(f"The seed must be a whole number from 0 to {MAX_SEED}")
+            self.refresh()
+
+    def _new_random_seed(self) -> None:
+        self._document.update_settings(seed=random.randint(0, MAX_SEED))
+
+    def _apply_mode(self) -> None:
+        mode = Mode(self.mode.currentText())
+        self._document.apply_mode(mode)
+        hints = {
+            Mode.TEXT_TO_VIDEO: "Text-to-Video: the timeline is empty; the prompt alone drives the video",
+            Mode.IMAGE_TO_VIDEO: "Image-to-Video: drop the start image on frame 0 (noise 0.2)",
+            Mode.MULTI_FRAMES: "Multi-Frames: first frame 0 (0.2), last frame (0.5), more in between",
+            Mode.VIDEO_TO_VIDEO: "Video-to-Video: drop a video on the timeline to extend or complete it",
+        }
+        self.message.emit(hints[mode])
+
+    def _video_preset(self, kind: str) -> None:
+        video = self._document.timeline.video
+        if video is not None:
+            slots, noise = video_preset(kind, self._document.settings.frames)
+            self._document.set_video(TimelineVideo(video.path, slots, noise))
+
+    def _video_edited(self) -> None:
+        video = self._document.timeline.video
+        if video is None or self._updating:
+            return
+        try:
+            slots = _parse_numbers(self.video_slots.text(), int)
+            noise = _parse_numbers(self.video_noise.text(), float)
+        except ValueError:
+            self.message.emit("Slots are whole numbers and noise values decimals, separated by commas")
+            self._refresh_video()
+            return
+        if len(noise) == 1 and len(slots) > 1:
+            noise = noise * len(slots)
+        if len(slots) != len(noise):
+            self.message.emit(f"{len(slots)} slots but {len(noise)} noise values: give one noise per slot")
+            return
+        if (slots, noise) != (video.slots, video.noise):
+            self._document.set_video(TimelineVideo(video.path, slots, noise))
+
+    # ----- model -> view -----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        s = self._document.settings
+        self._updating = True
+        try:
+            if self.prompt.toPlainText() != s.prompt:
+                self.prompt.setPlainText(s.prompt)
+            if self.negative.toPlainText() != s.negative_prompt:
+                self.negative.setPlainText(s.negative_prompt)
+            name = next((n for n, wh in RESOLUTIONS.items() if wh == (s.width, s.height)), CUSTOM)
+            self.resolution.setCurrentText(name)
+            self.width_box.setValue(s.width)
+            self.height_box.setValue(s.height)
+            self.fit.setCurrentText(s.fit)
+            self.frames.setValue(s.frames)
+            self.frames_info.setText(f"{s.latent_frames} latent slots, {s.frames / max(1, s.fps):.1f} s")
+            self.steps.setValue(s.steps)
+            self.alpha.setValue(s.lora_alpha)
+            self.cfg.setValue(s.cfg)
+            self.shift.setValue(s.shift)
+            self.fps.setValue(s.fps)
+            self.seed.setText(str(s.seed))
+            self.new_seed_each_run.setChecked(s.new_seed_each_run)
+            self.save_png.setChecked(s.save_png_frames)
+        finally:
+            self._updating = False
+        self._refresh_video()
+
+    def _refresh_video(self) -> None:
+        self.mode.setCurrentText(detect_mode(self._document.timeline).value)
+        video = self._document.timeline.video
+        self.video_group.setVisible(video is not None)
+        if video is None:
+            return
+        self._updating = True
+        self.video_label.setText(video.path)
+        self.video_slots.setText(",".join(str(s) for s in video.slots))
+        self.video_noise.setText(",".join(f"{n:g}" for n in video.noise))
+        self._updating = False

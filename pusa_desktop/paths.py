@@ -1,0 +1,103 @@
+"""Where Pusa Studio keeps its settings, projects, outputs and caches.
+
+The user's standard locations (QStandardPaths), never the install folder. When the environment
+variable PUSA_STUDIO_HOME is set, everything goes under that folder instead (tests, portable use).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QStandardPaths
+
+ORGANIZATION = "Pusa"
+APPLICATION = "Pusa Studio"
+HOME_ENV = "PUSA_STUDIO_HOME"
+
+
+def studio_home() -> Path | None:
+    value = os.environ.get(HOME_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _standard(kind: QStandardPaths.StandardLocation, sub: str) -> Path:
+    home = studio_home()
+    if home is not None:
+        path = home / sub
+    else:
+        if not QCoreApplication.applicationName() or QCoreApplication.applicationName() == "python":
+            QCoreApplication.setOrganizationName(ORGANIZATION)
+            QCoreApplication.setApplicationName(APPLICATION)
+        path = Path(QStandardPaths.writableLocation(kind))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    return _standard(QStandardPaths.StandardLocation.AppConfigLocation, "config")
+
+
+def data_dir() -> Path:
+    return _standard(QStandardPaths.StandardLocation.AppDataLocation, "data")
+
+
+def cache_dir() -> Path:
+    return _standard(QStandardPaths.StandardLocation.CacheLocation, "cache")
+
+
+def default_output_dir() -> Path:
+    home = studio_home()
+    if home is not None:
+        path = home / "outputs"
+    else:
+        path = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)) / APPLICATION
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_projects_dir() -> Path:
+    home = studio_home()
+    if home is not None:
+        path = home / "projects"
+    else:
+        path = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)) / APPLICATION
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def settings_file() -> Path:
+    return config_dir() / "settings.ini"
+
+
+def demo_model_dir() -> Path:
+    return cache_dir() / "demo-model"
+
+
+def autosave_path() -> Path:
+    return data_dir() / "autosave.pusa"
+
+
+def session_lock_path() -> Path:
+    return data_dir() / "session.lock"
+
+
+def project_assets_dir(project_key: str) -> Path:
+    path = cache_dir() / "project-assets" / project_key
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def thumbnails_dir() -> Path:
+    path = cache_dir() / "thumbnails"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def resources_dir() -> Path:
+    """The `resources/` folder (icons, style, samples): beside the package, or bundled inside it."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "resources", here.parent / "resources"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "resources"

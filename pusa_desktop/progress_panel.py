@@ -1,0 +1,76 @@
+"""Progress of the running job: phase, step i of N, seconds per step, ETA, and Cancel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from pusa_engine.events import PhaseProgress, StepProgress
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    minutes, secs = divmod(seconds, 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+class ProgressPanel(QWidget):
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("progressPanel")
+        self.phase = QLabel("Idle", self)
+        self.phase.setAccessibleName("Job phase")
+        self.phase.setMinimumWidth(170)
+        self.bar = QProgressBar(self)
+        self.bar.setAccessibleName("Job progress")
+        self.bar.setTextVisible(True)
+        self.bar.setFormat("")
+        self.details = QLabel("", self)
+        self.details.setAccessibleName("Step timing")
+        self.details.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.details.setMinimumWidth(220)
+        self.cancel = QPushButton("Cancel", self)
+        self.cancel.setAccessibleName("Cancel the running job")
+        self.cancel.setToolTip("Stop the running job within a step (Esc)")
+        self.cancel.setEnabled(False)
+        self.cancel.clicked.connect(self.cancel_requested)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.addWidget(self.phase)
+        layout.addWidget(self.bar, 1)
+        layout.addWidget(self.details)
+        layout.addWidget(self.cancel)
+
+    def job_started(self, title: str) -> None:
+        self.phase.setText("Starting…")
+        self.bar.setRange(0, 0)
+        self.details.setText(title)
+        self.cancel.setEnabled(True)
+
+    def show_phase(self, event: PhaseProgress) -> None:
+        self.phase.setText(event.phase.value.capitalize())
+        if event.phase.name != "DENOISING":
+            if event.total > 0:
+                self.bar.setRange(0, event.total)
+                self.bar.setValue(event.done)
+                self.bar.setFormat(f"{event.done} / {event.total}")
+            else:
+                self.bar.setRange(0, 0)
+            if event.message:
+                self.details.setText(event.message)
+
+    def show_step(self, event: StepProgress) -> None:
+        self.phase.setText(f"Denoising: step {event.step} of {event.total}")
+        self.bar.setRange(0, event.total)
+        self.bar.setValue(event.step)
+        self.bar.setFormat(f"step {event.step} / {event.total}")
+        self.details.setText(f"{event.seconds_per_step:.2f} s/step · ETA {format_seconds(event.eta_seconds)}")
+
+    def job_ended(self, text: str) -> None:
+        self.phase.setText(text)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1 if text.startswith("Done") else 0)
+        self.bar.setFormat("")
+        self.cancel.setEnabled(False)

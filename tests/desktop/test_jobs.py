@@ -1,0 +1,273 @@
+"""Whole jobs through the window on the demo model: run, previews, player, history, cancel, queue, projects."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+
+from pusa_desktop.model import JobState
+
+from .conftest import JOB_TIMEOUT_MS, TINY, drop_files, frame_pos, wait_for_job_end
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_full_run_through_the_window(tiny, images, qtbot):
+    drop_files(tiny.timeline, [images["start"]], frame_pos(tiny.timeline, 0))
+    keyframe_id = tiny.document.timeline.keyframes[0].id
+    tiny.timeline.card(keyframe_id).slider.setValue(35)
+    steps_seen: list[int] = []
+    tiny.host.step_progress.connect(lambda _job, event: steps_seen.append(event.step))
+
+    tiny.generate_action.trigger()
+    job_id = tiny.document.project.queue[0].id
+    assert tiny.host.current_job == job_id
+    wait_for_job_end(qtbot, tiny, job_id)
+
+    job = tiny.document.project.job(job_id)
+    assert job.state is JobState.DONE, job.problems
+    assert steps_seen == [1, 2, 3] and tiny.previews_received[job_id] == 3  # once per step
+    video = job.result["video_path"]
+    assert Path(video).is_file() and Path(video).parent == tiny.app_settings.output_dir
+    qtbot.waitUntil(lambda: tiny.player.source == video, timeout=30_000)
+    assert tiny.player.frame_count == TINY["frames"]
+    assert not tiny.player.canvas.grab().toImage().isNull()
+    assert tiny.document.project.queue == [] and tiny.history_panel.job_ids() == [job_id]
+    assert (
+        video in tiny.history_panel.details.toPlainText() and '"seed": 1234' in tiny.history_panel.details.toPlainText()
+    )
+    assert job.thumbnail and Path(job.thumbnail).is_file()
+    assert job.request["keyframes"] == [{"image": str(images["start"]), "frame": 0, "noise": 0.35}]
+    assert job.request["seed"] == TINY["seed"] == job.result["seed"]
+    assert "Done" in tiny.progress.phase.text() and not tiny.cancel_action.isEnabled()
+
+    # change the editor, then restore the result's settings with one click
+    tiny.document.update_settings(prompt="something else", steps=9, seed=1)
+    tiny.document.remove_keyframe(keyframe_id)
+    tiny.history_panel.list.setCurrentRow(0)
+    tiny.history_panel.restore.click()
+    settings = tiny.document.settings
+    assert (settings.prompt, settings.steps, settings.seed) == (TINY["prompt"], TINY["steps"], TINY["seed"])
+    assert [(k.frame, k.noise) for k in tiny.document.timeline.keyframes] == [(0, 0.35)]
+    assert tiny.runner.editor_request().to_dict() == job.request
+
+    # the player: frame-by-frame keys and scrubbing move the timeline's playhead
+    tiny.player.toggle_play() if tiny.player.playing else None
+    tiny.player.step_to(2)
+    tiny.player.step(1)
+    assert tiny.player.current_frame == 3 and tiny.player.counter.text() == "4 / 9"
+    assert tiny.timeline._playhead == 3
+
+
+def test_cancel_stops_the_job_within_a_step(tiny, qtbot):
+    tiny.document.update_settings(steps=50)
+    clicked: list[tuple[int, float]] = []
+
+    def cancel_on_second_step(job_id, event):
+        if event.step == 2 and not clicked:
+            clicked.append((tiny.previews_received[job_id], time.perf_counter()))
+            tiny.progress.cancel.click()
+
+    tiny.host.step_progress.connect(cancel_on_second_step)
+    job_id = tiny.generate()
+    wait_for_job_end(qtbot, tiny, job_id)
+    seconds_to_stop = time.perf_counter() - clicked[0][1]
+    job = tiny.document.project.job(job_id)
+    assert job.state is JobState.CANCELLED
+    # the steps already in flight when the click landed, and no more (each demo step takes ~10 ms)
+    assert tiny.previews_received[job_id] - clicked[0][0] <= 3 and seconds_to_stop < 2
+    assert tiny.previews_received[job_id] < 50
+    assert tiny.document.project.history == [] and "Cancelled" in tiny.progress.phase.text()
+    # a cancelled job can be retried
+    tiny.host.step_progress.disconnect(cancel_on_second_step)
+    tiny.document.update_settings(steps=2)
+    tiny.queue_panel.select(job_id)
+    assert tiny.queue_panel.retry.isEnabled()
+    tiny.queue_panel.retry.click()
+    wait_for_job_end(qtbot, tiny, job_id)
+    assert tiny.document.project.job(job_id).state is JobState.DONE
+
+
+def test_jobs_submitted_while_one_runs_queue_up_and_can_be_reordered(tiny, qtbot):
+    tiny.document.update_settings(steps=50, prompt="first")
+    first = tiny.generate()
+    ids = []
+    for prompt in ("second", "third", "fourth"):
+        tiny.document.update_settings(prompt=prompt, steps=2)
+        ids.append(tiny.generate())
+    second, third, fourth = ids
+    assert tiny.queue_panel.job_ids() == [first, second, third, fourth]
+    assert "Queued" in tiny.last_message
+    tiny.queue_panel.select(fourth)
+    tiny.queue_panel.up.click()
+    tiny.queue_panel.up.click()
+    assert tiny.queue_panel.job_ids() == [first, fourth, second, third]
+    # dragging in the list reorders too (the list's own internal move, as a mouse drag ends)
+    model = tiny.queue_panel.list.model()
+    assert model.moveRow(model.index(0, 0).parent(), 3, model.index(0, 0).parent(), 1)  # third before fourth
+    qtbot.waitUntil(lambda: [j.id for j in tiny.document.project.queue] == [first, third, fourth, second])
+    assert tiny.queue_panel.job_ids() == [first, third, fourth, second]
+    tiny.queue_panel.select(third)
+    tiny.queue_panel.down.click()
+    assert tiny.queue_panel.job_ids() == [first, fourth, third, second]
+    tiny.queue_panel.select(third)
+    tiny.queue_panel.remove.click()
+    assert tiny.queue_panel.job_ids() == [first, fourth, second]
+    # edit: the job goes back into the editor, changed, and is queued again at the end
+    tiny.queue_panel.select(second)
+    tiny.queue_panel.edit.click()
+    assert tiny.queue_panel.job_ids() == [first, fourth] and tiny.params.prompt.toPlainText() == "second"
+    tiny.params.prompt.setPlainText("second, edited")
+    second = tiny.generate()
+    assert tiny.document.project.job(second).request["prompt"] == "second, edited"
+
+    tiny.runner.cancel_running()
+    wait_for_job_end(qtbot, tiny, first)
+    qtbot.waitUntil(lambda: len(tiny.document.project.history) == 2, timeout=JOB_TIMEOUT_MS)
+    assert [j.id for j in tiny.document.project.history] == [second, fourth]  # newest first
+    assert tiny.document.project.job(first).state is JobState.CANCELLED
+
+
+def test_the_gui_thread_stays_responsive_while_a_job_runs(tiny, qtbot):
+    tiny.document.update_settings(steps=1)
+    warm_up = tiny.generate()  # loads torch and the model first; we measure a job on the loaded engine
+    wait_for_job_end(qtbot, tiny, warm_up)
+    tiny.document.update_settings(width=128, height=128, frames=17, steps=12)
+
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+    where = ["start"]
+    stalls: list[tuple[float, str]] = []
+    tiny.host.phase_progress.connect(lambda _job, event: where.__setitem__(0, event.phase.name))
+    tiny.host.step_progress.connect(lambda _job, event: where.__setitem__(0, f"step {event.step}"))
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        if gaps[-1] > 0.030:
+            stalls.append((round(gaps[-1] * 1000), where[0]))
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(tick)
+    job_id = tiny.generate()
+    last[0] = time.perf_counter()
+    timer.start()
+    wait_for_job_end(qtbot, tiny, job_id)
+    timer.stop()
+    assert tiny.document.project.job(job_id).state is JobState.DONE
+    assert len(gaps) > 20
+    worst = max(gaps)
+    print(f"event-loop latency over {len(gaps)} ticks: worst {worst * 1000:.1f} ms")
+    assert worst < 0.050, f"stalls over 30 ms (ms, after): {stalls}"
+
+
+def test_save_a_project_reopen_it_and_everything_comes_back(tiny, images, qtbot, tmp_path):
+    drop_files(tiny.timeline, [images["start"], images["end"]], frame_pos(tiny.timeline, 0))
+    tiny.timeline.card(tiny.document.timeline.keyframes[1].id).slider.setValue(50)
+    tiny.document.update_settings(steps=2, fps=25, lora_alpha=2.5, cfg=4.0)
+    done = tiny.generate()
+    wait_for_job_end(qtbot, tiny, done)
+    tiny.document.update_settings(steps=50)
+    running = tiny.generate()
+    waiting = tiny.generate()
+    tiny.runner.cancel_running()
+    wait_for_job_end(qtbot, tiny, running)
+    qtbot.waitUntil(lambda: tiny.host.busy, timeout=10_000)  # `waiting` starts; cancel it too
+    tiny.runner.cancel_running()
+    wait_for_job_end(qtbot, tiny, waiting)
+    tiny.document.update_settings(prompt="the edited prompt")
+
+    path = tmp_path / "projects" / "my film.pusa"
+    assert tiny.save_project(path)
+    assert "my film.pusa" in tiny.windowTitle() and "*" not in tiny.windowTitle()
+    before = tiny.document.project
+    for image in images.values():
+        os.remove(image)  # the project must not need the originals
+
+    tiny.new_project()
+    assert tiny.document.timeline.keyframes == [] and tiny.history_panel.job_ids() == []
+    assert tiny.open_project(path)
+    after = tiny.document.project
+    assert after.settings == before.settings
+    assert [(k.id, k.frame, k.noise) for k in after.timeline.keyframes] == [
+        (k.id, k.frame, k.noise) for k in before.timeline.keyframes
+    ]
+    assert all(Path(k.image).is_file() for k in after.timeline.keyframes)
+    assert [(j.id, j.state) for j in after.queue] == [(running, JobState.CANCELLED), (waiting, JobState.CANCELLED)]
+    assert [j.id for j in after.history] == [done]
+    old_result, new_result = before.history[0].result, after.history[0].result
+    for key in ("video_path", "sidecar_path", "seed", "frames", "fps"):
+        assert new_result[key] == old_result[key]
+    restored_request = after.history[0].request
+    assert all(Path(k["image"]).is_file() for k in restored_request["keyframes"])  # the copies, not originals
+    assert after.history[0].thumbnail == before.history[0].thumbnail
+    assert tiny.history_panel.job_ids() == [done] and tiny.queue_panel.job_ids() == [running, waiting]
+    assert tiny.params.prompt.toPlainText() == "the edited prompt"
+    assert len(tiny.timeline._cards) == 2
+
+
+def test_autosave_writes_a_recovery_copy_when_something_changed(tiny, images):
+    from pusa_desktop import paths
+
+    assert tiny.autosave() and paths.autosave_path().is_file()  # the fixture changed the settings
+    assert not tiny.autosave()  # nothing changed since
+    drop_files(tiny.timeline, [images["start"]], frame_pos(tiny.timeline, 0))
+    assert tiny.autosave()
+    assert tiny.open_project(paths.autosave_path(), remember_path=False)
+    assert len(tiny.document.timeline.keyframes) == 1 and tiny.document.path is None
+
+
+def test_exports_to_mp4_gif_and_png_frames(tiny, qtbot, tmp_path):
+    import asyncio
+
+    import qasync
+
+    tiny.document.update_settings(steps=1)
+    job_id = tiny.generate()
+    wait_for_job_end(qtbot, tiny, job_id)
+    video = tiny.document.project.job(job_id).result["video_path"]
+    loop = qasync.QEventLoop(already_running=False)
+    asyncio.set_event_loop(loop)
+    try:
+        for kind, target in (("mp4", tmp_path / "a.mp4"), ("gif", tmp_path / "a.gif"), ("png", tmp_path / "png")):
+            assert loop.run_until_complete(tiny.export_result(video, kind, str(target))) == target
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    assert (tmp_path / "a.mp4").stat().st_size == Path(video).stat().st_size
+    assert (tmp_path / "a.gif").read_bytes()[:3] == b"GIF"
+    assert len(list((tmp_path / "png").glob("*.png"))) == TINY["frames"]
+
+
+def test_a_failed_job_says_why_and_can_be_retried(tiny, images, qtbot):
+    drop_files(tiny.timeline, [images["middle"]], frame_pos(tiny.timeline, 0))
+    moved = images["middle"].with_name("moved.png")
+    images["middle"].rename(moved)  # the keyframe's file disappears before the job runs
+    job_id = tiny.generate()
+    wait_for_job_end(qtbot, tiny, job_id)
+    job = tiny.document.project.job(job_id)
+    assert job.state is JobState.FAILED
+    assert any("middle.png" in problem for problem in job.problems)
+    assert "failed" in tiny.last_message.lower() and tiny.progress.phase.text() == "Failed"
+    assert tiny.queue_panel.selected_job() == job_id and tiny.queue_panel.retry.isEnabled()
+    moved.rename(images["middle"])
+    tiny.queue_panel.retry.click()
+    wait_for_job_end(qtbot, tiny, job_id)
+    assert tiny.document.project.job(job_id).state is JobState.DONE
+
+
+def test_saved_projects_appear_under_open_recent(tiny, tmp_path):
+    assert tiny.save_project(tmp_path / "one.pusa")
+    tiny.recent_menu.aboutToShow.emit()
+    actions = [a for a in tiny.recent_menu.actions() if a.data()]
+    assert [a.data() for a in actions] == [str(tmp_path / "one.pusa")]
+    tiny.document.update_settings(prompt="changed")
+    tiny.interactive = False
+    actions[0].trigger()
+    assert tiny.document.settings.prompt == TINY["prompt"]
