@@ -10,6 +10,7 @@ SYSTEM_PACKAGES=(
   libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-image0 libxcb-render-util0
   libxcb-xinerama0 libxcb-randr0 libpulse0      # Qt's xcb platform and multimedia backend
   binutils                                      # PyInstaller reads shared libraries with objdump
+  desktop-file-utils                            # validates the .desktop entry the installer writes
 )
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
