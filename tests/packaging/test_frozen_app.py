@@ -8,7 +8,7 @@
 - the Linux archive's install.sh puts the app, launcher, icon, menu entry and file type under a
   prefix, the installed launcher runs, and uninstall.sh removes all of it.
 
-The build takes minutes (see docs/packaging.md). Marked `packaging`; skipped only when PyInstaller is
+The build takes minutes (see the README, "Packaged installer"). Marked `packaging`; skipped only when PyInstaller is
 not installed. PUSA_PACKAGING_REUSE=1 reuses an existing dist/PusaStudio instead of rebuilding
 (for working on these tests; CI always builds).
 """
