@@ -5,17 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
+from .clip_frames import ClipFrameCache
 from .images import is_image_file, is_video_file, thumbnail_of_file
 
 
 class AssetBin(QListWidget):
     message = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, clips: ClipFrameCache | None = None) -> None:
         super().__init__(parent)
+        self.clips = clips or ClipFrameCache(self)  # a video's icon is its first frame, read off the GUI thread
+        self.clips.ready.connect(self._clip_read)
         self.setObjectName("assetBin")
         self.setAccessibleName("Asset bin")
         self.setToolTip("Images and videos to use: drag them onto the timeline. Drop files here to add them.")
@@ -48,8 +51,17 @@ class AssetBin(QListWidget):
             if is_image_file(path):
                 item.setIcon(QIcon(thumbnail_of_file(path, 64)))
             self.addItem(item)
+            if is_video_file(path) and self.clips.get(path) is not None:  # else the icon comes with `ready`
+                self._clip_read(path)
             added += 1
         return added
+
+    def _clip_read(self, path: str) -> None:
+        clip = self.clips.get(path)
+        first = clip.thumbnail(0) if clip is not None else None
+        for i in range(self.count()):
+            if self.item(i).data(Qt.ItemDataRole.UserRole) == path and first is not None:
+                self.item(i).setIcon(QIcon(QPixmap.fromImage(first)))
 
     def mimeData(self, items: list[QListWidgetItem]) -> QMimeData:  # noqa: N802 - Qt's name
         mime = QMimeData()

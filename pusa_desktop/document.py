@@ -24,6 +24,7 @@ from .model import (
     TimelineVideo,
     apply_mode,
     snap_frame,
+    video_preset,
 )
 
 
@@ -138,6 +139,11 @@ class ProjectDocument(QObject):
             if kf.frame > frames - 1:
                 kf.frame = snap_frame(frames - 1, frames)
                 changed = True
+        last_slot = TimelineKeyframe("", frames - 1).slot
+        past_the_end = [s for s in timeline.video.slots if s > last_slot] if timeline.video is not None else []
+        for slot in past_the_end:  # the clip's slots past the end go (the whole clip when none is left)
+            timeline.video = timeline.video.without_slot(slot) if timeline.video is not None else None
+            changed = True
         if changed:
             self._set_timeline(timeline)
 
@@ -200,6 +206,39 @@ class ProjectDocument(QObject):
                 t.keyframes = [kf for kf in t.keyframes if kf.slot not in video.slots]
 
         self.edit_timeline("Place video" if video else "Remove video", change)
+
+    def apply_video_preset(self, kind: str) -> None:
+        """Lay the clip out as 'extend' (first 13 frames on slots 0-3) or 'complete' (first and last slot)."""
+        video = self.timeline.video
+        if video is not None:
+            slots, noise = video_preset(kind, self.settings.frames)
+            self.set_video(TimelineVideo(video.path, slots, noise))
+
+    def set_video_slot_noise(self, slot: int, noise: float) -> None:
+        def change(t: Timeline) -> None:
+            if t.video is not None:
+                t.video = t.video.with_noise(slot, round(float(noise), 3))
+
+        self.edit_timeline(f"Change clip noise at slot {slot}", change, merge_key=f"video-noise:{slot}")
+
+    def remove_video_slot(self, slot: int) -> None:
+        """Take one slot off the clip; taking off the last one removes the clip."""
+
+        def change(t: Timeline) -> None:
+            if t.video is not None:
+                t.video = t.video.without_slot(slot)
+
+        self.edit_timeline(f"Remove clip slot {slot}", change)
+
+    def add_video_slot(self, slot: int) -> None:
+        """Lay the clip's frames of `slot` on that slot too (a keyframe there gives way)."""
+
+        def change(t: Timeline) -> None:
+            if t.video is not None:
+                t.video = t.video.with_slot(slot)
+                t.keyframes = [kf for kf in t.keyframes if kf.slot != slot]
+
+        self.edit_timeline(f"Add clip slot {slot}", change)
 
     def apply_mode(self, mode: Mode) -> None:
         after = apply_mode(mode, self.timeline, self.settings.frames)

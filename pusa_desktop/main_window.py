@@ -34,6 +34,7 @@ from . import __version__, paths
 from .aio import in_thread, spawn
 from .app_settings import AppSettings
 from .asset_bin import AssetBin
+from .clip_frames import ClipFrameCache
 from .document import ProjectDocument
 from .engine_host import EngineHost
 from .job_runner import JobRunner
@@ -45,7 +46,7 @@ from .player import PlayerPane
 from .progress_panel import ProgressPanel
 from .settings_dialog import SettingsDialog
 from .timeline import TimelineWidget
-from .video_io import VideoLoader, export_gif, export_mp4, export_png_frames
+from .video_io import export_gif, export_mp4, export_png_frames
 
 log = logging.getLogger(__name__)
 AUTOSAVE_MS = 60_000
@@ -98,7 +99,6 @@ class MainWindow(QMainWindow):
         self.document = ProjectDocument(self)
         self.host = EngineHost(str(paths.demo_model_dir()), self)
         self.runner = JobRunner(self.document, self.host, self.app_settings, self)
-        self.video_loader = VideoLoader(self)
         self.last_message = ""
         self.previews_received: dict[str, int] = {}
         self.last_result: JobResult | None = None
@@ -120,7 +120,8 @@ class MainWindow(QMainWindow):
     # ----- building ------------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
         self.banner = DemoBanner(self)
-        self.assets = AssetBin(self)
+        self.clips = ClipFrameCache(self)  # frames of video clips, shared by the asset bin and the timeline
+        self.assets = AssetBin(self, self.clips)
         self.assets.setMinimumWidth(96)
         self.player = PlayerPane(self)
         self.params = ParamsPanel(self.document, self)
@@ -137,7 +138,7 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.history_panel, "History")
         self.side_tabs.setMinimumWidth(330)
         self.progress = ProgressPanel(self)
-        self.timeline = TimelineWidget(self.document, self)
+        self.timeline = TimelineWidget(self.document, self, self.clips)
 
         centre = QWidget(self)
         centre_layout = QVBoxLayout(centre)
@@ -277,10 +278,10 @@ class MainWindow(QMainWindow):
         self.host.busy_changed.connect(lambda _busy: self._update_actions())
         self.host.plan_described.connect(lambda text: self.plan_label.setText(f"Engine: {text}"))
         self.runner.job_started.connect(self._on_job_started)
-        self.video_loader.loaded.connect(self._on_video_loaded)
-        self.video_loader.failed.connect(lambda path, why: self.show_message(f"Cannot play {path}: {why}"))
+        self.player.video_failed.connect(lambda path, why: self.show_message(f"Cannot play {path}: {why}"))
         self.player.frame_changed.connect(self._player_moved)
         self.timeline.playhead_moved.connect(self.player.step_to)
+        self.timeline.clip_frame_requested.connect(self.show_clip_frame)
         self.queue_panel.retry_requested.connect(self.runner.retry)
         self.queue_panel.run_requested.connect(self.runner.pump)
         self.queue_panel.remove_requested.connect(self.runner.remove)
@@ -293,10 +294,14 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def _player_moved(self, index: int) -> None:
-        """Put the timeline's playhead on the pixel frame the player shows (previews have one frame per slot)."""
-        self.timeline.set_playhead(
-            pixel_frame_of_player_frame(index, self.player.frame_count, self.document.settings.frames)
-        )
+        """Put the timeline's playhead on the pixel frame the player shows (previews have one frame per slot;
+        a clip's frame i lands on pixel frame i)."""
+        frames = self.document.settings.frames
+        video = self.document.timeline.video
+        if video is not None and self.player.source == video.path:
+            self.timeline.set_playhead(index if index < frames else None)
+            return
+        self.timeline.set_playhead(pixel_frame_of_player_frame(index, self.player.frame_count, frames))
 
     # ----- messages, title, banner ---------------------------------------------------------------------
     @Slot(str)
@@ -365,7 +370,7 @@ class MainWindow(QMainWindow):
         self.last_result = result
         self.progress.job_ended(f"Done in {result.seconds:.1f} s (seed {result.seed})")
         self.timeline.set_timesteps([])
-        self.video_loader.load(result.video_path)
+        self.play_video(result.video_path)
         self._update_actions()
 
     @Slot(str, list)
@@ -387,9 +392,16 @@ class MainWindow(QMainWindow):
         self.timeline.set_timesteps([])
         self.player.clear("Cancelled. Press Generate to try again.")
 
-    @Slot(str, object, float)
-    def _on_video_loaded(self, path: str, frames: np.ndarray, fps: float) -> None:
-        self.player.set_frames(frames, fps, path, caption=Path(path).name)
+    def play_video(self, path: str) -> None:
+        """Play a finished video in the player pane (QtMultimedia decodes it)."""
+        self.player.open_video(path, caption=Path(path).name)
+
+    def show_clip_frame(self, path: str, frame: int, slot: int) -> None:
+        """A clip card was clicked: show the clip frame that lands on its slot (not while a job previews)."""
+        if self.host.busy:
+            return
+        caption = f"Clip {Path(path).name}: frame {frame}, laid on slot {slot}"
+        self.player.open_video(path, caption=caption, play=False, start_frame=frame)
 
     def current_result_path(self) -> str | None:
         job_id = self.history_panel.selected_job()
@@ -400,7 +412,7 @@ class MainWindow(QMainWindow):
     def play_job(self, job_id: str) -> None:
         video = (self.document.project.job(job_id).result or {}).get("video_path")
         if video and Path(video).is_file():
-            self.video_loader.load(video)
+            self.play_video(video)
         else:
             self.show_message(f"The video file is gone: {video}")
 
@@ -581,9 +593,10 @@ class MainWindow(QMainWindow):
         ]
         rows += [
             ("Move the focused keyframe one slot", "Left / Right"),
-            ("Delete the focused keyframe", "Delete"),
+            ("Delete the focused keyframe or clip slot", "Delete"),
             ("Player: play / pause", "Space"),
             ("Player: previous / next frame", ", / . or Left / Right"),
+            ("Player: first / last frame", "Home / End"),
             ("Queue: run the selected job earlier / later", "Ctrl+Up / Ctrl+Down"),
         ]
         return "\n".join(f"{keys:<24} {what}" for what, keys in rows)
@@ -617,5 +630,6 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         self._autosave_timer.stop()
+        self.player.stop()
         self.host.shutdown()
         self.app_settings.sync()

@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from pusa_engine.request import (
@@ -72,13 +73,38 @@ class TimelineKeyframe:
         return slot_of_pixel_frame(self.frame)
 
 
+VIDEO_SLOT_NOISE = 0.3  # a clip slot added by hand: the spec's completion level
+
+
 @dataclass
 class TimelineVideo:
-    """A video clip whose first frames are laid on latent slots (extension / completion)."""
+    """A video clip laid on latent slots (extension / completion), one noise multiplier per slot.
+
+    The engine encodes the clip's first frames as one clip and copies the latent of slot k into slot k
+    of the new video, so slot k always carries the clip's pixel frames 4k-3..4k (slot 0: frame 0).
+    """
 
     path: str
     slots: list[int] = field(default_factory=lambda: list(EXTENSION_SLOTS))
     noise: list[float] = field(default_factory=lambda: list(EXTENSION_NOISE))
+
+    def noise_at(self, slot: int) -> float:
+        return self.noise[self.slots.index(slot)]
+
+    def with_noise(self, slot: int, noise: float) -> TimelineVideo:
+        return TimelineVideo(self.path, list(self.slots), [noise if s == slot else m for s, m in self.pairs()])
+
+    def without_slot(self, slot: int) -> TimelineVideo | None:
+        """The clip with one slot taken off; None when it was the last one."""
+        kept = [(s, m) for s, m in self.pairs() if s != slot]
+        return TimelineVideo(self.path, [s for s, _ in kept], [m for _, m in kept]) if kept else None
+
+    def with_slot(self, slot: int, noise: float = VIDEO_SLOT_NOISE) -> TimelineVideo:
+        pairs = sorted([*[(s, m) for s, m in self.pairs() if s != slot], (slot, noise)])
+        return TimelineVideo(self.path, [s for s, _ in pairs], [m for _, m in pairs])
+
+    def pairs(self) -> list[tuple[int, float]]:
+        return list(zip(self.slots, self.noise, strict=False))
 
 
 @dataclass
@@ -273,7 +299,35 @@ def video_preset(kind: str, frames: int) -> tuple[list[int], list[float]]:
     """Slots and noise for laying a clip: 'extend' (first 13 frames) or 'complete' (first + last frames)."""
     if kind == "complete":
         return [0, latent_frames(frames) - 1], [COMPLETION_NOISE, COMPLETION_NOISE]
-    return list(EXTENSION_SLOTS), list(EXTENSION_NOISE)
+    last = latent_frames(frames) - 1
+    pairs = [(s, m) for s, m in zip(EXTENSION_SLOTS, EXTENSION_NOISE, strict=True) if s <= last]
+    return [s for s, _ in pairs], [m for _, m in pairs]
+
+
+def clip_frames_needed(slots: list[int]) -> int:
+    """How many frames of the clip the engine reads for these slots (it encodes frames 0..4*max(slot))."""
+    return pixel_frames_of_slot(max(slots))[1] + 1 if slots else 0
+
+
+def clip_problem(video: TimelineVideo, clip_frames: int, frames: int) -> str | None:
+    """What the user should know about laying this clip, given its length; None when all is as it looks."""
+    name = Path(video.path).name
+    needed = clip_frames_needed(video.slots)
+    if clip_frames < needed:
+        return (
+            f"{name} has {clip_frames} frames, but slot {max(video.slots)} takes its frames up to {needed - 1}: "
+            "remove that slot or use a longer clip"
+        )
+    last = latent_frames(frames) - 1
+    if last in video.slots and last > 0 and clip_frames > frames:
+        first, end = pixel_frames_of_slot(last)
+        return (
+            f"The last slot takes frames {first}-{end} of {name}, not its last 4 "
+            f"({clip_frames - 4}-{clip_frames - 1}): the clip has {clip_frames} frames and the video {frames}. "
+            "Set Frames to the clip's length "
+            "(4n+1) or trim the clip to complete it exactly."
+        )
+    return None
 
 
 def to_plain(obj: Any) -> Any:

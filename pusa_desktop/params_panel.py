@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
@@ -26,13 +27,9 @@ from PySide6.QtWidgets import (
 from pusa_engine.request import CFG_RANGE, FPS_RANGE, LORA_ALPHA_RANGE, MAX_SEED, STEPS_RANGE
 
 from .document import ProjectDocument
-from .model import RESOLUTIONS, Mode, TimelineVideo, detect_mode, video_preset
+from .model import RESOLUTIONS, Mode, detect_mode
 
 CUSTOM = "Custom"
-
-
-def _parse_numbers(text: str, kind: type) -> list:
-    return [kind(part) for part in text.replace(";", ",").split(",") if part.strip()]
 
 
 class ParamsPanel(QWidget):
@@ -180,30 +177,21 @@ class ParamsPanel(QWidget):
         group = QGroupBox("Video clip on the timeline", self)
         self.video_label = QLabel(group)
         self.video_label.setWordWrap(True)
-        self.video_slots = QLineEdit(group)
-        self.video_slots.setAccessibleName("Video slots")
-        self.video_slots.setToolTip("Latent slots the clip's frames go to, e.g. 0,1,2,3 (first 13 frames)")
-        self.video_noise = QLineEdit(group)
-        self.video_noise.setAccessibleName("Video noise")
-        self.video_noise.setToolTip("One noise multiplier per slot, e.g. 0.0,0.3,0.4,0.5")
-        extend = QPushButton("Extend", group)
-        extend.setToolTip("Continue the clip: its first 13 frames become slots 0-3")
-        complete = QPushButton("Complete", group)
-        complete.setToolTip("Keep its first frame and its last 4 frames (slots 0 and the last)")
-        remove = QPushButton("Remove", group)
-        extend.clicked.connect(lambda: self._video_preset("extend"))
-        complete.clicked.connect(lambda: self._video_preset("complete"))
-        remove.clicked.connect(lambda: self._document.set_video(None))
-        self.video_slots.editingFinished.connect(self._video_edited)
-        self.video_noise.editingFinished.connect(self._video_edited)
-        form = QFormLayout(group)
-        form.addRow(self.video_label)
-        form.addRow("Slots", self.video_slots)
-        form.addRow("Noise", self.video_noise)
+        self.extend_button = QPushButton("Extension", group)
+        self.extend_button.setToolTip("Continue the clip: its first 13 frames go on slots 0-3 (noise 0, 0.3, 0.4, 0.5)")
+        self.complete_button = QPushButton("Completion", group)
+        self.complete_button.setToolTip("Keep the clip's first frame (slot 0) and last 4 frames (last slot), noise 0.3")
+        self.remove_video_button = QPushButton("Remove", group)
+        self.remove_video_button.setToolTip("Take the clip off the timeline (undoable)")
+        self.extend_button.clicked.connect(lambda: self._document.apply_video_preset("extend"))
+        self.complete_button.clicked.connect(lambda: self._document.apply_video_preset("complete"))
+        self.remove_video_button.clicked.connect(lambda: self._document.set_video(None))
+        layout = QVBoxLayout(group)
+        layout.addWidget(self.video_label)
         row = QHBoxLayout()
-        for button in (extend, complete, remove):
+        for button in (self.extend_button, self.complete_button, self.remove_video_button):
             row.addWidget(button)
-        form.addRow(row)
+        layout.addLayout(row)
         return group
 
     # ----- view -> model -----------------------------------------------------------------------------
@@ -246,31 +234,6 @@ class ParamsPanel(QWidget):
         }
         self.message.emit(hints[mode])
 
-    def _video_preset(self, kind: str) -> None:
-        video = self._document.timeline.video
-        if video is not None:
-            slots, noise = video_preset(kind, self._document.settings.frames)
-            self._document.set_video(TimelineVideo(video.path, slots, noise))
-
-    def _video_edited(self) -> None:
-        video = self._document.timeline.video
-        if video is None or self._updating:
-            return
-        try:
-            slots = _parse_numbers(self.video_slots.text(), int)
-            noise = _parse_numbers(self.video_noise.text(), float)
-        except ValueError:
-            self.message.emit("Slots are whole numbers and noise values decimals, separated by commas")
-            self._refresh_video()
-            return
-        if len(noise) == 1 and len(slots) > 1:
-            noise = noise * len(slots)
-        if len(slots) != len(noise):
-            self.message.emit(f"{len(slots)} slots but {len(noise)} noise values: give one noise per slot")
-            return
-        if (slots, noise) != (video.slots, video.noise):
-            self._document.set_video(TimelineVideo(video.path, slots, noise))
-
     # ----- model -> view -----------------------------------------------------------------------------
     def refresh(self) -> None:
         s = self._document.settings
@@ -303,10 +266,10 @@ class ParamsPanel(QWidget):
         self.mode.setCurrentText(detect_mode(self._document.timeline).value)
         video = self._document.timeline.video
         self.video_group.setVisible(video is not None)
-        if video is None:
-            return
-        self._updating = True
-        self.video_label.setText(video.path)
-        self.video_slots.setText(",".join(str(s) for s in video.slots))
-        self.video_noise.setText(",".join(f"{n:g}" for n in video.noise))
-        self._updating = False
+        if video is not None:
+            slots = ", ".join(f"{slot} ({noise:g})" for slot, noise in video.pairs())
+            self.video_label.setText(
+                f"{Path(video.path).name}: slots (noise) {slots}. Each slot is a card on the timeline with its "
+                "own noise slider; Delete removes one."
+            )
+            self.video_label.setToolTip(video.path)

@@ -1,8 +1,9 @@
 """The timeline: a ruler of pixel frames with the latent slots, keyframe cards with noise sliders, a playhead.
 
 Image files dropped on it (from the file manager or the asset bin) become keyframes snapped to their
-latent slot; a dropped video lays its first frames on slots. Every change goes through the document, so
-it is undoable.
+latent slot. A dropped video lays its frames on latent slots as clip cards, one per slot, each with its own
+noise slider (Extension preset first; Completion and single slots from the card's menu). Every change
+goes through the document, so it is undoable.
 """
 
 from __future__ import annotations
@@ -12,20 +13,24 @@ from pathlib import Path
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QContextMenuEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
     QFont,
+    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
+    QPixmap,
 )
-from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QLabel, QMenu, QSizePolicy, QSlider, QVBoxLayout, QWidget
 
 from pusa_engine.request import latent_frames, pixel_frames_of_slot, slot_of_pixel_frame
 
+from .clip_frames import ClipFrameCache
 from .document import ProjectDocument
 from .images import is_image_file, is_video_file, thumbnail_of_file
 from .model import (
@@ -33,6 +38,7 @@ from .model import (
     IMAGE_TO_VIDEO_NOISE,
     TimelineKeyframe,
     TimelineVideo,
+    clip_problem,
     snap_frame,
     video_preset,
 )
@@ -42,7 +48,14 @@ RULER_HEIGHT = 22
 SLOT_BAND_HEIGHT = 20
 CARD_TOP = RULER_HEIGHT + SLOT_BAND_HEIGHT + 6
 CARD_WIDTH = 68
+MIN_CARD_WIDTH = 46
 CARD_HEIGHT = 104
+CLIP_STRIP_HEIGHT = 4
+CLIP_CAPTION_TOP = CARD_TOP + CARD_HEIGHT + 2
+CLIP_CAPTION_HEIGHT = 14
+CLIP_COLOUR = QColor(222, 150, 70)
+HEIGHT_WITHOUT_CLIP = CARD_TOP + CARD_HEIGHT + 8
+HEIGHT_WITH_CLIP = CLIP_CAPTION_TOP + CLIP_CAPTION_HEIGHT + 2  # room for the clip's caption under its cards
 SLIDER_STEPS = 100
 SLOT_SHADES = ("#2f3542", "#3d4558")  # alternate latent slots; during a run the noise level colours them
 
@@ -57,24 +70,30 @@ def describe_keyframe(keyframe: TimelineKeyframe) -> str:
     )
 
 
-class KeyframeCard(QFrame):
-    """A keyframe on the timeline: its thumbnail and its own noise slider."""
+def describe_clip_slot(video: TimelineVideo, slot: int) -> str:
+    first, last = pixel_frames_of_slot(slot)
+    frames = f"frame {first}" if first == last else f"frames {first}-{last}"
+    return (
+        f"{Path(video.path).name}: clip {frames} on latent slot {slot}\n"
+        f"Noise {video.noise_at(slot):.2f} (0 = keep these frames exactly, 1 = only a hint)\n"
+        "Delete removes this slot; right-click for the Extension and Completion presets"
+    )
 
-    noise_changed = Signal(str, float)
-    delete_requested = Signal(str)
-    move_requested = Signal(str, int)  # keyframe id, slots to move (arrow keys)
-    drag_started = Signal(str, QPoint)
-    drag_moved = Signal(str, QPoint)
-    drag_ended = Signal(str, QPoint)
 
-    def __init__(self, keyframe: TimelineKeyframe, parent: QWidget) -> None:
+def clip_caption(video: TimelineVideo) -> str:
+    slots = ", ".join(str(s) for s in video.slots)
+    return f"Clip {Path(video.path).name} on slot{'s' if len(video.slots) > 1 else ''} {slots}"
+
+
+class SlotCard(QFrame):
+    """A card on one latent slot: a thumbnail, a noise label and the card's own noise slider (0.0-1.0)."""
+
+    def __init__(self, object_name: str, parent: QWidget) -> None:
         super().__init__(parent)
-        self.keyframe_id = keyframe.id
-        self.setObjectName("keyframeCard")
+        self.setObjectName(object_name)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedSize(CARD_WIDTH, CARD_HEIGHT)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setCursor(Qt.CursorShape.OpenHandCursor)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(3, 3, 3, 3)
         layout.setSpacing(2)
@@ -86,12 +105,70 @@ class KeyframeCard(QFrame):
         self.noise_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(0, SLIDER_STEPS)
-        self.slider.setAccessibleName("Keyframe noise")
-        self.slider.setToolTip("Noise multiplier: 0 keeps this exact frame, higher values let the model change it")
-        self.slider.valueChanged.connect(self._slider_moved)
+        self.slider.valueChanged.connect(lambda value: self.noise_moved(value / SLIDER_STEPS))
         layout.addWidget(self.thumbnail)
         layout.addWidget(self.noise_label)
         layout.addWidget(self.slider)
+        self._noise = 0.0
+        self._pixmap = QPixmap()
+
+    def show_noise(self, noise: float) -> None:
+        self._noise = noise
+        self.slider.blockSignals(True)
+        self.slider.setValue(round(noise * SLIDER_STEPS))
+        self.slider.blockSignals(False)
+        self._fit_to_width()
+
+    def set_thumbnail(self, pixmap: QPixmap) -> None:
+        self._pixmap = pixmap
+        self._fit_to_width()
+
+    def _fit_to_width(self) -> None:
+        """Narrow cards (many slots) get a shorter noise label and a smaller thumbnail, never a cut one."""
+        self.noise_label.setText(f"noise {self._noise:.2f}" if self.width() >= 64 else f"{self._noise:.2f}")
+        if not self._pixmap.isNull():
+            self.thumbnail.setPixmap(
+                self._pixmap.scaled(
+                    self.width() - 8,
+                    self.thumbnail.height(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_to_width()
+
+    def noise_moved(self, noise: float) -> None:
+        raise NotImplementedError
+
+    def delete(self) -> None:
+        raise NotImplementedError
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete()
+        else:
+            super().keyPressEvent(event)
+
+
+class KeyframeCard(SlotCard):
+    """A keyframe on the timeline: its thumbnail and its own noise slider; it moves by dragging."""
+
+    noise_changed = Signal(str, float)
+    delete_requested = Signal(str)
+    move_requested = Signal(str, int)  # keyframe id, slots to move (arrow keys)
+    drag_started = Signal(str, QPoint)
+    drag_moved = Signal(str, QPoint)
+    drag_ended = Signal(str, QPoint)
+
+    def __init__(self, keyframe: TimelineKeyframe, parent: QWidget) -> None:
+        super().__init__("keyframeCard", parent)
+        self.keyframe_id = keyframe.id
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+        self.slider.setAccessibleName("Keyframe noise")
+        self.slider.setToolTip("Noise multiplier: 0 keeps this exact frame, higher values let the model change it")
         self._image = ""
         self._press: QPoint | None = None
         self._dragging = False
@@ -101,23 +178,21 @@ class KeyframeCard(QFrame):
         if keyframe.image != self._image:
             self._image = keyframe.image
             pixmap = thumbnail_of_file(keyframe.image, 64)
-            self.thumbnail.setPixmap(pixmap)
+            self.set_thumbnail(pixmap)
             if pixmap.isNull():
                 self.thumbnail.setText("missing")
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(keyframe.noise * SLIDER_STEPS))
-        self.slider.blockSignals(False)
-        self.noise_label.setText(f"noise {keyframe.noise:.2f}")
+        self.show_noise(keyframe.noise)
         self.setToolTip(describe_keyframe(keyframe))
         self.setAccessibleName(f"Keyframe {Path(keyframe.image).name} at slot {keyframe.slot}")
 
-    def _slider_moved(self, value: int) -> None:
-        self.noise_changed.emit(self.keyframe_id, value / SLIDER_STEPS)
+    def noise_moved(self, noise: float) -> None:
+        self.noise_changed.emit(self.keyframe_id, noise)
+
+    def delete(self) -> None:
+        self.delete_requested.emit(self.keyframe_id)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete_requested.emit(self.keyframe_id)
-        elif event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+        if event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
             self.move_requested.emit(self.keyframe_id, -1 if event.key() == Qt.Key.Key_Left else 1)
         else:
             super().keyPressEvent(event)
@@ -148,27 +223,83 @@ class KeyframeCard(QFrame):
         super().mouseReleaseEvent(event)
 
 
+class ClipSlotCard(SlotCard):
+    """One latent slot of the dropped video: the clip frame that lands there and the slot's noise slider."""
+
+    noise_changed = Signal(int, float)  # slot, noise
+    delete_requested = Signal(int)  # slot
+    menu_requested = Signal(int, QPoint)  # slot, global position
+    activated = Signal(int)  # slot: clicked, to show its clip frame in the player
+
+    def __init__(self, slot: int, parent: QWidget) -> None:
+        super().__init__("clipSlotCard", parent)
+        self.slot = slot
+        self.slider.setAccessibleName(f"Clip noise at slot {slot}")
+        self.slider.setToolTip("Noise multiplier of this slot's clip frames: 0 keeps them exactly")
+        self.thumbnail.setText("…")
+        self.has_thumbnail = False
+
+    def update_from(self, video: TimelineVideo) -> None:
+        self.show_noise(video.noise_at(self.slot))
+        self.setToolTip(describe_clip_slot(video, self.slot))
+        self.setAccessibleName(f"Clip {Path(video.path).name} at slot {self.slot}")
+
+    def show_thumbnail(self, image: QImage | None) -> None:
+        self.has_thumbnail = image is not None
+        if image is None:
+            self.thumbnail.setText("no frame")
+            self.thumbnail.setToolTip("The clip is too short for this slot")
+            return
+        self.thumbnail.setToolTip("")
+        self.set_thumbnail(QPixmap.fromImage(image))
+
+    def noise_moved(self, noise: float) -> None:
+        self.noise_changed.emit(self.slot, noise)
+
+    def delete(self) -> None:
+        self.delete_requested.emit(self.slot)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.setFocus()
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.activated.emit(self.slot)
+        super().mousePressEvent(event)
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        self.menu_requested.emit(self.slot, event.globalPos())
+
+
 class TimelineWidget(QWidget):
-    """Ruler of pixel frames 0..N-1, latent slots, keyframe cards, the video clip band and the playhead."""
+    """Ruler of pixel frames 0..N-1, latent slots, keyframe cards, the video clip's slot cards and the playhead."""
 
     message = Signal(str)
     playhead_moved = Signal(int)  # the user clicked the ruler
+    clip_frame_requested = Signal(str, int, int)  # clip path, clip frame, slot: show it in the player
 
-    def __init__(self, document: ProjectDocument, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, document: ProjectDocument, parent: QWidget | None = None, clips: ClipFrameCache | None = None
+    ) -> None:
         super().__init__(parent)
         self._document = document
         self._cards: dict[str, KeyframeCard] = {}
+        self._clip_cards: dict[int, ClipSlotCard] = {}
+        self._clip_path = ""
+        self.clip_problem: str | None = None  # what the user was told about the clip's length
+        self.clips = clips or ClipFrameCache(self)
+        self.clips.ready.connect(self._clip_read)
+        self.clips.failed.connect(lambda path, why: self.message.emit(f"Cannot read {Path(path).name}: {why}"))
         self._playhead: int | None = None
         self._drop_frame: int | None = None
         self._timesteps: list[float] = []
         self.setObjectName("timeline")
         self.setAccessibleName("Timeline")
         self.setAcceptDrops(True)
-        self.setMinimumHeight(CARD_TOP + CARD_HEIGHT + 8)
+        self.setMinimumHeight(HEIGHT_WITHOUT_CLIP)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setToolTip(
-            "Drop images here to place keyframes, or a video to extend or complete it.\n"
+            "Drop images here to place keyframes, or a video to extend or complete it (right-click its cards\n"
+            "for the Extension and Completion presets, or an empty slot to lay the clip's frames there).\n"
             "The numbered bands are latent slots (4 pixel frames each, slot 0 is frame 0); while a job runs\n"
             "their shade shows how noisy each slot still is (light = noisy, dark = settled)."
         )
@@ -196,14 +327,30 @@ class TimelineWidget(QWidget):
         right = MARGIN + (last + 1) * self._frame_width()
         return QRect(round(left), RULER_HEIGHT, max(1, round(right - left)), SLOT_BAND_HEIGHT)
 
+    def card_width(self) -> int:
+        """Cards narrow down to their slot's width, so cards on neighbouring slots never overlap."""
+        return max(MIN_CARD_WIDTH, min(CARD_WIDTH, round(4 * self._frame_width()) - 4))
+
     def card_position(self, frame: int) -> QPoint:
-        centre = self.slot_rect(slot_of_pixel_frame(frame)).center().x()
-        x = max(0, min(self.width() - CARD_WIDTH, centre - CARD_WIDTH // 2))
-        return QPoint(x, CARD_TOP)
+        return self.slot_card_position(slot_of_pixel_frame(frame))
+
+    def slot_card_position(self, slot: int) -> QPoint:
+        width = self.card_width()
+        centre = self.slot_rect(slot).center().x()
+        return QPoint(max(0, min(self.width() - width, centre - width // 2)), CARD_TOP)
+
+    def slot_at(self, x: float) -> int:
+        return slot_of_pixel_frame(self.frame_at(x))
 
     # ----- model -> view -------------------------------------------------------------------------------
     def card(self, keyframe_id: str) -> KeyframeCard:
         return self._cards[keyframe_id]
+
+    def clip_card(self, slot: int) -> ClipSlotCard:
+        return self._clip_cards[slot]
+
+    def clip_slots_shown(self) -> list[int]:
+        return sorted(self._clip_cards)
 
     def sync(self) -> None:
         timeline = self._document.timeline
@@ -223,8 +370,89 @@ class TimelineWidget(QWidget):
                 self._cards[keyframe.id] = card
                 card.show()
             card.update_from(keyframe)
+            card.setFixedWidth(self.card_width())
             card.move(self.card_position(keyframe.frame))
+        self._sync_clip_cards()
         self.update()
+
+    def _sync_clip_cards(self) -> None:
+        video = self._document.timeline.video
+        path = video.path if video is not None else ""
+        slots = set(video.slots) if video is not None else set()
+        for slot in list(self._clip_cards):
+            if slot not in slots or path != self._clip_path:
+                self._clip_cards.pop(slot).deleteLater()
+        self._clip_path = path
+        self.setMinimumHeight(HEIGHT_WITHOUT_CLIP if video is None else HEIGHT_WITH_CLIP)
+        if video is None:
+            self.clip_problem = None
+            return
+        clip = self.clips.get(video.path)
+        for slot in video.slots:
+            card = self._clip_cards.get(slot)
+            if card is None:
+                card = ClipSlotCard(slot, self)
+                card.noise_changed.connect(self._document.set_video_slot_noise)
+                card.delete_requested.connect(self._document.remove_video_slot)
+                card.menu_requested.connect(lambda slot, pos: self.clip_menu(slot).exec(pos))
+                card.activated.connect(self._clip_card_activated)
+                self._clip_cards[slot] = card
+                card.show()
+            card.setFixedWidth(self.card_width())
+            card.update_from(video)
+            if clip is not None and not card.has_thumbnail:
+                card.show_thumbnail(clip.thumbnail(pixel_frames_of_slot(slot)[1]))
+            card.move(self.slot_card_position(slot))
+        if clip is not None:
+            self._report_clip_problem(clip_problem(video, clip.count, self.frames))
+
+    def _clip_card_activated(self, slot: int) -> None:
+        if self._clip_path:
+            self.clip_frame_requested.emit(self._clip_path, pixel_frames_of_slot(slot)[1], slot)
+
+    def _clip_read(self, path: str) -> None:
+        if path == self._clip_path:
+            self._sync_clip_cards()
+            self.update()
+
+    def _report_clip_problem(self, problem: str | None) -> None:
+        if problem != self.clip_problem:
+            self.clip_problem = problem
+            if problem:
+                self.message.emit(problem)
+
+    # ----- menus -------------------------------------------------------------------------------------------
+    def clip_menu(self, slot: int) -> QMenu:
+        """The clip card's menu: the two presets, this slot off, the whole clip off."""
+        menu = QMenu(self)
+        menu.addAction("Extension: clip frames 0-12 on slots 0-3", lambda: self._document.apply_video_preset("extend"))
+        menu.addAction(
+            "Completion: first frame on slot 0, last 4 frames on the last slot",
+            lambda: self._document.apply_video_preset("complete"),
+        )
+        menu.addSeparator()
+        menu.addAction(f"Remove slot {slot} (Delete)", lambda: self._document.remove_video_slot(slot))
+        menu.addAction("Remove the clip", lambda: self._document.set_video(None))
+        return menu
+
+    def slot_menu(self, slot: int) -> QMenu | None:
+        """An empty slot's menu while a clip is placed: lay the clip's frames of that slot there."""
+        video = self._document.timeline.video
+        if video is None or slot in self._document.timeline.occupied_slots():
+            return None
+        first, last = pixel_frames_of_slot(slot)
+        frames = f"frame {first}" if first == last else f"frames {first}-{last}"
+        menu = QMenu(self)
+        menu.addAction(
+            f"Lay clip {frames} of {Path(video.path).name} on slot {slot}",
+            lambda: self._document.add_video_slot(slot),
+        )
+        return menu
+
+    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        menu = self.slot_menu(self.slot_at(event.pos().x()))
+        if menu is not None:
+            menu.exec(event.globalPos())
 
     def set_playhead(self, frame: int | None) -> None:
         self._playhead = frame
@@ -301,9 +529,7 @@ class TimelineWidget(QWidget):
         slot = slot_of_pixel_frame(frame)
         for path in files:
             if is_video_file(path):
-                slots, noise = video_preset("extend", self.frames)
-                self._document.set_video(TimelineVideo(path, slots, noise))
-                self.message.emit(f"Video {Path(path).name} laid on slots {slots}: the new video continues it")
+                self._place_clip(path)
                 placed += 1
                 continue
             if not is_image_file(path):
@@ -327,11 +553,21 @@ class TimelineWidget(QWidget):
             )
         return placed
 
+    def _place_clip(self, path: str) -> None:
+        """A dropped video: its first 13 frames on slots 0-3 (Extension), one card per slot."""
+        slots, noise = video_preset("extend", self.frames)
+        self.clip_problem = None
+        self._document.set_video(TimelineVideo(path, slots, noise))
+        self.message.emit(
+            f"Video {Path(path).name}: clip frames on slots {slots[0]}-{slots[-1]}, so the new video continues it. "
+            "Right-click a clip card for Completion; Delete removes a slot."
+        )
+
     # ----- keys and clicks -----------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         focused = self.focusWidget()
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and isinstance(focused, KeyframeCard):
-            self._document.remove_keyframe(focused.keyframe_id)
+        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and isinstance(focused, SlotCard):
+            focused.delete()
         else:
             super().keyPressEvent(event)
 
@@ -362,18 +598,18 @@ class TimelineWidget(QWidget):
             if rect.width() >= 14:
                 painter.setPen(QColor(232, 234, 240) if slot < len(self._timesteps) else QColor(174, 179, 192))
                 painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(slot))
-        # video clip band
+        # the clip's slots: an orange strip under each slot band, its name under the cards
         video = self._document.timeline.video
         if video is not None:
             for slot in video.slots:
-                rect = self.slot_rect(slot).adjusted(0, SLOT_BAND_HEIGHT + 4, 0, SLOT_BAND_HEIGHT + 20)
-                painter.fillRect(rect, QColor(214, 140, 60, 200))
-            painter.setPen(text_color)
-            first = self.slot_rect(min(video.slots))
+                rect = self.slot_rect(slot)
+                painter.fillRect(rect.left(), rect.bottom() + 1, rect.width(), CLIP_STRIP_HEIGHT, CLIP_COLOUR)
+            painter.setPen(CLIP_COLOUR)
+            left = self.slot_card_position(min(video.slots)).x()
             painter.drawText(
-                first.left() + 2,
-                CARD_TOP + CARD_HEIGHT - 4,
-                f"video {Path(video.path).name}: slots {video.slots}",
+                QRect(left, CLIP_CAPTION_TOP, self.width() - left - MARGIN, CLIP_CAPTION_HEIGHT),
+                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                clip_caption(video),
             )
         if not self._document.timeline.keyframes and video is None:
             painter.setPen(QColor(150, 156, 170))

@@ -1,4 +1,5 @@
-"""Reading finished videos for the player and exporting them, through the engine's torch-free media module.
+"""Reading videos as numpy frames (exports, clip thumbnails, the self-test), through OpenCV and the engine's
+torch-free media module. The player itself plays finished videos through QtMultimedia (`player.py`).
 
 `pusa_engine.media` pulls in OpenCV, so it is imported inside the functions, which run off the GUI thread.
 """
@@ -6,13 +7,9 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
-
-from pusa_engine.errors import PusaError
 
 
 def _read_in_process(path: str | Path) -> tuple[np.ndarray, float] | None:
@@ -67,28 +64,3 @@ def export_png_frames(video: str | Path, folder: str | Path) -> Path:
 
     frames, _fps = read_video(video)
     return Path(write_png_frames(frames, folder))
-
-
-class VideoLoader(QObject):
-    """Decodes a finished video off the GUI thread; the frames arrive through `loaded` on the GUI thread."""
-
-    loaded = Signal(str, object, float)  # path, frames [T,H,W,3], fps
-    failed = Signal(str, str)  # path, reason
-
-    def load(self, path: str) -> None:
-        threading.Thread(target=self._decode, args=(path,), name="video-loader", daemon=True).start()
-
-    def _decode(self, path: str) -> None:
-        try:
-            frames, fps = read_video(path)
-        except (PusaError, OSError, ValueError) as error:
-            self._emit(self.failed, path, str(error))
-            return
-        self._emit(self.loaded, path, frames, fps)
-
-    @staticmethod
-    def _emit(signal, *args) -> None:
-        try:
-            signal.emit(*args)
-        except RuntimeError:  # the window closed while the video was decoding
-            pass

@@ -6,14 +6,32 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, QUrl
+from PySide6.QtGui import QImage
 
 from pusa_desktop.model import JobState
+from pusa_engine.media import read_mp4_frames
 
 from .conftest import JOB_TIMEOUT_MS, TINY, drop_files, frame_pos, wait_for_job_end
 
 pytestmark = pytest.mark.slow
+
+
+def _difference(image: QImage, frame: np.ndarray) -> float:
+    """Mean absolute difference between a QImage from the player and an RGB frame decoded by OpenCV."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    pixels = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
+    pixels = pixels[:, : 3 * rgb.width()].reshape(rgb.height(), rgb.width(), 3)
+    return float(np.abs(pixels.astype(np.int16) - frame.astype(np.int16)).mean())
+
+
+def _nearest_frame(image: QImage, frames: np.ndarray) -> int:
+    """Which decoded frame the image shows (the two decoders convert colour a little differently)."""
+    differences = [_difference(image, frame) for frame in frames]
+    assert min(differences) < 8, differences
+    return int(np.argmin(differences))
 
 
 def test_a_full_run_through_the_window(tiny, images, qtbot):
@@ -33,9 +51,14 @@ def test_a_full_run_through_the_window(tiny, images, qtbot):
     assert steps_seen == [1, 2, 3] and tiny.previews_received[job_id] == 3  # once per step
     video = job.result["video_path"]
     assert Path(video).is_file() and Path(video).parent == tiny.app_settings.output_dir
-    qtbot.waitUntil(lambda: tiny.player.source == video, timeout=30_000)
-    assert tiny.player.frame_count == TINY["frames"]
-    assert not tiny.player.canvas.grab().toImage().isNull()
+    # the player ends on the finished video, decoded by QtMultimedia into our own canvas
+    player = tiny.player
+    qtbot.waitUntil(lambda: player.source == video and player.shown_frame is not None, timeout=30_000)
+    assert player.active_source is player.media and player.media.player.source() == QUrl.fromLocalFile(video)
+    assert player.frame_count == TINY["frames"] and player.media.frames_received >= 1
+    decoded = read_mp4_frames(video)
+    assert _nearest_frame(player.canvas.image, decoded) == player.shown_frame
+    assert not player.canvas.grab().toImage().isNull()
     assert tiny.document.project.queue == [] and tiny.history_panel.job_ids() == [job_id]
     assert (
         video in tiny.history_panel.details.toPlainText() and '"seed": 1234' in tiny.history_panel.details.toPlainText()
@@ -61,6 +84,8 @@ def test_a_full_run_through_the_window(tiny, images, qtbot):
     tiny.player.step(1)
     assert tiny.player.current_frame == 3 and tiny.player.counter.text() == "4 / 9"
     assert tiny.timeline._playhead == 3
+    qtbot.waitUntil(lambda: player.shown_frame == 3, timeout=5_000)
+    assert _nearest_frame(player.canvas.image, decoded) == 3
 
 
 def test_cancel_stops_the_job_within_a_step(tiny, qtbot):
