@@ -37,7 +37,20 @@ def _button(parent: QWidget, text: str, tip: str) -> QPushButton:
     return button
 
 
-class QueuePanel(QWidget):
+class _JobList(QWidget):
+    """A panel listing jobs in `self.list`, each item carrying its job id."""
+
+    list: QListWidget
+
+    def job_ids(self) -> list[str]:
+        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
+
+    def selected_job(self) -> str | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+
+class QueuePanel(_JobList):
     """Jobs waiting or running. Reorder with the buttons (or Ctrl+Up/Down); failed jobs can be retried."""
 
     retry_requested = Signal(str)
@@ -82,13 +95,6 @@ class QueuePanel(QWidget):
         document.project_replaced.connect(self.refresh)
         self.list.currentRowChanged.connect(lambda _row: self._update_buttons())
         self.refresh()
-
-    def job_ids(self) -> list[str]:
-        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
-
-    def selected_job(self) -> str | None:
-        item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item else None
 
     def select(self, job_id: str) -> None:
         ids = self.job_ids()
@@ -136,7 +142,7 @@ class QueuePanel(QWidget):
             signal.emit(job_id)
 
 
-class HistoryPanel(QWidget):
+class HistoryPanel(_JobList):
     """Every result with a thumbnail and its full settings; restore, play, open in the file manager."""
 
     restore_requested = Signal(str)
@@ -175,13 +181,6 @@ class HistoryPanel(QWidget):
         document.history_changed.connect(self.refresh)
         document.project_replaced.connect(self.refresh)
         self.refresh()
-
-    def job_ids(self) -> list[str]:
-        return [self.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.list.count())]
-
-    def selected_job(self) -> str | None:
-        item = self.list.currentItem()
-        return item.data(Qt.ItemDataRole.UserRole) if item else None
 
     def refresh(self) -> None:
         self.list.clear()

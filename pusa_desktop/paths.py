@@ -46,24 +46,20 @@ def cache_dir() -> Path:
     return _standard(QStandardPaths.StandardLocation.CacheLocation, "cache")
 
 
-def default_output_dir() -> Path:
+def _user_folder(kind: QStandardPaths.StandardLocation, sub: str) -> Path:
+    """A "Pusa Studio" folder in one of the user's own folders (Movies, Documents), or HOME_ENV/sub."""
     home = studio_home()
-    if home is not None:
-        path = home / "outputs"
-    else:
-        path = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.MoviesLocation)) / APPLICATION
+    path = home / sub if home is not None else Path(QStandardPaths.writableLocation(kind)) / APPLICATION
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def default_output_dir() -> Path:
+    return _user_folder(QStandardPaths.StandardLocation.MoviesLocation, "outputs")
 
 
 def default_projects_dir() -> Path:
-    home = studio_home()
-    if home is not None:
-        path = home / "projects"
-    else:
-        path = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)) / APPLICATION
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _user_folder(QStandardPaths.StandardLocation.DocumentsLocation, "projects")
 
 
 def settings_file() -> Path:
