@@ -39,7 +39,7 @@ from .document import ProjectDocument
 from .engine_host import EngineHost
 from .job_runner import JobRunner
 from .jobs_panels import HistoryPanel, QueuePanel
-from .model import JobState, Project, editor_state_from_request
+from .model import JobState, editor_state_from_request, fresh_project
 from .params_panel import ParamsPanel
 from .persistence import PROJECT_SUFFIX, ProjectFileError, load_project, save_project
 from .player import PlayerPane
@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self._build_widgets()
         self._build_actions()
         self._connect()
+        self.document.replace_project(self._fresh_project(), None)
         self._update_title()
         self._update_banner()
         self._update_actions()
@@ -450,8 +451,11 @@ class MainWindow(QMainWindow):
             self.show_message("Wait for the running job or cancel it before starting a new project")
             return
         if self._confirm_discard():
-            self.document.replace_project(Project(), None)
+            self.document.replace_project(self._fresh_project(), None)
             self.player.clear()
+
+    def _fresh_project(self):
+        return fresh_project(demo_model=self.app_settings.engine_config().uses_demo_model)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()

@@ -159,3 +159,15 @@ def test_the_shortcut_list_names_the_common_actions(window):
     for expected in ("Generate", "Ctrl+Return", "Undo", "Ctrl+Z", "Save", "Delete"):
         assert expected in text
     assert window.history_panel.export.menu().actions()[0] is window.export_mp4_action
+
+
+def test_a_fresh_project_on_the_demo_model_starts_at_a_size_a_cpu_runs_in_seconds(window, tmp_path):
+    from pusa_desktop.model import DEMO_MODEL_SIZE
+
+    settings = window.document.project.settings
+    assert (settings.width, settings.height, settings.frames) == tuple(DEMO_MODEL_SIZE.values())
+    assert not window.document.dirty
+    window.app_settings.model_dir = str(tmp_path / "Wan2.1-T2V-14B")
+    window.new_project()
+    settings = window.document.project.settings
+    assert (settings.width, settings.height, settings.frames) == (832, 480, 81)
