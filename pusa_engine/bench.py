@@ -682,10 +682,8 @@ def two_gpu(args) -> None:
 
 
 # ---- the block-streaming plan at full size -----------------------------------------------------------------
-def offload(args) -> None:
-    """One GPU that cannot hold the DiT: blocks in pinned CPU memory, streamed on a copy stream."""
-    from .devices import Prompts, make_plan
-
+def one_forward_inputs(args):
+    """A random-weight DiT (full size, or tiny with --tiny) and the inputs of one 480p forward at t = 980."""
     dev = torch.device(args.device)
     config = TINY_DIT if args.tiny else WAN_14B_CONFIG
     dit = random_dit(config, dev, torch.bfloat16)
@@ -693,6 +691,14 @@ def offload(args) -> None:
     x = torch.randn(1, 16, f, h, w, device=dev, dtype=torch.bfloat16)
     t = torch.full((1, f), 980.0, device=dev, dtype=torch.bfloat16)
     ctx = torch.randn(1, 512, config.dim, device=dev, dtype=torch.bfloat16)
+    return dev, dit, x, t, ctx
+
+
+def offload(args) -> None:
+    """One GPU that cannot hold the DiT: blocks in pinned CPU memory, streamed on a copy stream."""
+    from .devices import Prompts, make_plan
+
+    dev, dit, x, t, ctx = one_forward_inputs(args)
     resident = make_plan("gpu" if dev.type == "cuda" else "cpu", [dev], torch.bfloat16).denoiser(
         dit, Prompts(ctx, None), 1)
     t_res, _ = median_time(lambda: resident(x, t), dev, 2, 1)
@@ -735,13 +741,7 @@ def profile(args) -> None:
     from .devices import Prompts, make_plan
     from .dit import SpeedOptions, set_speed_options
 
-    dev = torch.device(args.device)
-    config = TINY_DIT if args.tiny else WAN_14B_CONFIG
-    dit = random_dit(config, dev, torch.bfloat16)
-    f, h, w = (21, 60, 104) if not args.tiny else (5, 6, 8)
-    x = torch.randn(1, 16, f, h, w, device=dev, dtype=torch.bfloat16)
-    t = torch.full((1, f), 980.0, device=dev, dtype=torch.bfloat16)
-    ctx = torch.randn(1, 512, config.dim, device=dev, dtype=torch.bfloat16)
+    dev, dit, x, t, ctx = one_forward_inputs(args)
     for mode in args.profile_modes.split(","):
         set_speed_options(SpeedOptions(compile=mode.startswith("compiled"), attention=args.attention,
                                        tune=mode == "compiled-tuned"))
@@ -770,7 +770,8 @@ def profile(args) -> None:
     if dev.type == "cuda":
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        L, H, D = f * (h // 2) * (w // 2), config.num_heads, config.head_dim
+        H = dit.blocks[0].self_attn.num_heads
+        L, D = x.shape[2] * (x.shape[3] // 2) * (x.shape[4] // 2), dit.dim // H
         qs = [torch.randn(1, L, H, D, device=dev, dtype=torch.bfloat16) for _ in range(3)]
         views = [q.transpose(1, 2) for q in qs]
         conts = [v.contiguous() for v in views]
