@@ -61,28 +61,20 @@ def apply_style(app) -> None:
 def run_gui(args: argparse.Namespace) -> int:
     import qasync
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QMessageBox
 
     from .main_window import MainWindow
-    from .recovery import end_session, start_session
 
     app = create_application(sys.argv)
     setup_logging()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow()
-    recovered = start_session()
     window.show()
 
     def first_actions() -> None:  # once the event loop turns, so that dialogs can await
-        if recovered is not None:
-            answer = QMessageBox.question(
-                window,
-                "Recover your work?",
-                "Pusa Studio did not close properly last time. Open the automatically saved copy of your work?",
-            )
-            if answer == QMessageBox.StandardButton.Yes and window.open_project(recovered, remember_path=False):
-                window.document.mark_dirty(True)
+        window.files.sweep_interrupted_writes()
+        if window.files.offer_recovery():
+            pass
         elif args.project:
             window.open_project(args.project)
         elif window.app_settings.take_first_run() and window.app_settings.engine_config().uses_demo_model:
@@ -94,7 +86,6 @@ def run_gui(args: argparse.Namespace) -> int:
     app.aboutToQuit.connect(app_closed.set)
     with loop:
         loop.run_until_complete(app_closed.wait())
-    end_session()
     return 0
 
 

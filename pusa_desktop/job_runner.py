@@ -77,13 +77,21 @@ class JobRunner(QObject):
         job = self._document.next_queued_job()
         if job is None:
             return
-        self._document.set_job_state(job.id, JobState.RUNNING)
         self._last_preview = None
         config = self.engine_config_override or self._settings.engine_config()
         out_dir = Path(self._settings.output_dir)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            problem = f"the output folder {out_dir} cannot be created ({error.strerror}); choose another in Settings"
+            self._document.set_job_state(job.id, JobState.FAILED, [problem])
+            self.message.emit("Job failed: " + problem)
+            self.job_ended.emit(job.id, JobState.FAILED.value)
+            return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out_path = out_dir / f"pusa-{stamp}-{job.id}.mp4"
+        job.output = str(out_path)
+        self._document.set_job_state(job.id, JobState.RUNNING)
         self._host.start(job.id, job.generation_request(), str(out_path), config)
         self.job_started.emit(job.id)
 

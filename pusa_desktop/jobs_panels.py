@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from . import paths
 from .document import ProjectDocument
 from .model import Job, JobState
 
@@ -28,6 +29,14 @@ STATE_MARKS = {
     JobState.CANCELLED: "cancelled",
     JobState.DONE: "done",
 }
+
+
+def _own_thumbnail(path: str | None) -> bool:
+    """Only thumbnails this app wrote are shown: a project file could name any picture on the disk."""
+    if not path:
+        return False
+    file = Path(path)
+    return file.parent.resolve() == paths.thumbnails_dir().resolve() and file.is_file()
 
 
 def _button(parent: QWidget, text: str, tip: str) -> QPushButton:
@@ -190,7 +199,7 @@ class HistoryPanel(_JobList):
             timing = f", {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
             item = QListWidgetItem(f"{job.title}\n{job.summary}{timing}")
             item.setData(Qt.ItemDataRole.UserRole, job.id)
-            if job.thumbnail and Path(job.thumbnail).is_file():
+            if _own_thumbnail(job.thumbnail):
                 item.setIcon(QIcon(QPixmap(job.thumbnail)))
             item.setToolTip(self.settings_text(job))
             self.list.addItem(item)

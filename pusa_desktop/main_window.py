@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Slot
+from PySide6.QtCore import QSize, Qt, QUrl, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -27,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from pusa_engine.errors import PusaError, RequestError
-from pusa_engine.events import JobResult, PhaseProgress, StepProgress
+from pusa_engine.events import PhaseProgress, StepProgress
 from pusa_engine.request import latent_frames, pixel_frames_of_slot
 
 from . import __version__, paths
@@ -41,16 +40,14 @@ from .job_runner import JobRunner
 from .jobs_panels import HistoryPanel, QueuePanel
 from .model import JobState, editor_state_from_request, fresh_project
 from .params_panel import ParamsPanel
-from .persistence import PROJECT_SUFFIX, ProjectFileError, load_project, save_project
 from .player import PlayerPane
 from .progress_panel import ProgressPanel
+from .project_files import ProjectFiles
 from .settings_dialog import SettingsDialog
 from .timeline import TimelineWidget
 from .video_io import export_gif, export_mp4, export_png_frames
 
 log = logging.getLogger(__name__)
-AUTOSAVE_MS = 60_000
-PROJECT_FILTER = f"Pusa Studio project (*{PROJECT_SUFFIX})"
 MEDIA_FILTER = "Images and videos (*.png *.jpg *.jpeg *.webp *.bmp *.mp4 *.mov *.webm);;All files (*)"
 
 
@@ -100,21 +97,20 @@ class MainWindow(QMainWindow):
         self.host = EngineHost(str(paths.demo_model_dir()), self)
         self.runner = JobRunner(self.document, self.host, self.app_settings, self)
         self.last_message = ""
+        self.last_problems: list[str] = []
         self.previews_received: dict[str, int] = {}
-        self.last_result: JobResult | None = None
-        self._autosaved_revision = -1
 
         self._build_widgets()
         self._build_actions()
         self._connect()
-        self.document.replace_project(self._fresh_project(), None)
+        self.document.replace_project(fresh_project(self.app_settings.engine_config().uses_demo_model), None)
         self._update_title()
         self._update_banner()
         self._update_actions()
-        self._autosave_timer = QTimer(self)
-        self._autosave_timer.setInterval(AUTOSAVE_MS)
-        self._autosave_timer.timeout.connect(self.autosave)
-        self._autosave_timer.start()
+        self.files = ProjectFiles(self.document, self.app_settings, self, lambda: self.host.busy, interactive)
+        self.files.message.connect(self.show_message)
+        self.files.autosave_problem.connect(self._show_autosave_problem)
+        self.files.problems_found.connect(self.show_problems)
         self.resize(1280, 720)
         self.setMinimumSize(QSize(1024, 640))
 
@@ -166,6 +162,11 @@ class MainWindow(QMainWindow):
         root_layout.addWidget(self.timeline)
         self.setCentralWidget(root)
         self.plan_label = QLabel("Engine: not loaded yet", self)
+        self.autosave_label = QLabel("", self)
+        self.autosave_label.setObjectName("autosaveProblem")
+        self.autosave_label.setStyleSheet("color: #ff6b6b; font-weight: bold;")
+        self.autosave_label.setVisible(False)
+        self.statusBar().addPermanentWidget(self.autosave_label)
         self.statusBar().addPermanentWidget(self.plan_label)
         samples = paths.resources_dir() / "samples"
         if samples.is_dir():
@@ -273,9 +274,7 @@ class MainWindow(QMainWindow):
         self.progress.cancel_requested.connect(self.runner.cancel_running)
         self.host.phase_progress.connect(self._on_phase)
         self.host.step_progress.connect(self._on_step)
-        self.host.job_finished.connect(self._on_finished)
-        self.host.job_failed.connect(self._on_failed)
-        self.host.job_cancelled.connect(self._on_cancelled)
+        self.runner.job_ended.connect(self._on_job_ended)  # before the runner starts the next job
         self.host.busy_changed.connect(lambda _busy: self._update_actions())
         self.host.plan_described.connect(lambda text: self.plan_label.setText(f"Engine: {text}"))
         self.runner.job_started.connect(self._on_job_started)
@@ -310,6 +309,16 @@ class MainWindow(QMainWindow):
         self.last_message = text
         self.statusBar().showMessage(text, 15_000)
         log.info("%s", text)
+
+    @Slot(str, list)
+    def show_problems(self, title: str, problems: list) -> None:
+        """Several things the user should know at once: the status bar says so, a box lists them."""
+        self.last_problems = list(problems)
+        self.show_message(f"{title}: {problems[0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""))
+        if self.interactive:
+            box = QMessageBox(QMessageBox.Icon.Information, title, "\n".join(problems), QMessageBox.StandardButton.Ok,
+                              self)
+            box.open()
 
     def _update_title(self) -> None:
         name = self.document.path.name if self.document.path else "Untitled"
@@ -366,32 +375,36 @@ class MainWindow(QMainWindow):
                 caption=f"Preview after step {event.step} of {event.total}",
             )
 
-    @Slot(str, object)
-    def _on_finished(self, job_id: str, result: JobResult) -> None:
-        self.last_result = result
-        self.progress.job_ended(f"Done in {result.seconds:.1f} s (seed {result.seed})")
+    @Slot(str, str)
+    def _on_job_ended(self, job_id: str, state: str) -> None:
+        """The running job ended (the next one has not started yet): the progress row and player say how."""
         self.timeline.set_timesteps([])
-        self.play_video(result.video_path)
+        try:
+            job = self.document.project.job(job_id)
+        except KeyError:  # removed while it ran
+            job = None
+        if state == JobState.DONE.value and job is not None and job.result:
+            self.progress.job_ended(f"Done in {job.result['seconds']:.1f} s (seed {job.result['seed']})", done=True)
+            self.play_video(job.result["video_path"])
+        elif state == JobState.FAILED.value:
+            problems = job.problems if job is not None else []
+            self.progress.job_ended("Failed")
+            self.player.clear("The job failed: " + "; ".join(problems))
+            self._show_failure(job_id, problems)
+        else:
+            self.progress.job_ended("Cancelled")
+            self.player.clear("Cancelled. Press Generate to try again.")
         self._update_actions()
 
-    @Slot(str, list)
-    def _on_failed(self, job_id: str, problems: list) -> None:
-        self.progress.job_ended("Failed")
+    def _show_failure(self, job_id: str, problems: list[str]) -> None:
         if self.interactive:
             box = QMessageBox(
                 QMessageBox.Icon.Warning, "The job failed", "\n".join(problems), QMessageBox.StandardButton.Ok, self
             )
             box.setInformativeText("Fix the problem, then select the job in the Queue and press Retry.")
             box.open()
-        self.timeline.set_timesteps([])
         self.side_tabs.setCurrentWidget(self.queue_panel)
         self.queue_panel.select(job_id)
-
-    @Slot(str)
-    def _on_cancelled(self, job_id: str) -> None:
-        self.progress.job_ended("Cancelled")
-        self.timeline.set_timesteps([])
-        self.player.clear("Cancelled. Press Generate to try again.")
 
     def play_video(self, path: str) -> None:
         """Play a finished video in the player pane (QtMultimedia decodes it)."""
@@ -432,30 +445,10 @@ class MainWindow(QMainWindow):
         self.document.remove_job(job_id)
         self.show_message("The job is back in the editor; change it and press Generate to queue it again")
 
-    # ----- projects ------------------------------------------------------------------------------------
-    def _confirm_discard(self) -> bool:
-        if not self.document.dirty or not self.interactive:
-            return True
-        answer = QMessageBox.question(
-            self,
-            "Unsaved changes",
-            "Save the changes to this project first?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-        )
-        if answer == QMessageBox.StandardButton.Save:
-            return self.save_project_dialog()
-        return answer == QMessageBox.StandardButton.Discard
-
+    # ----- projects (the work is in ProjectFiles) -------------------------------------------------------
     def new_project(self) -> None:
-        if self.host.busy:
-            self.show_message("Wait for the running job or cancel it before starting a new project")
-            return
-        if self._confirm_discard():
-            self.document.replace_project(self._fresh_project(), None)
+        if self.files.new_project(demo_model=self.app_settings.engine_config().uses_demo_model):
             self.player.clear()
-
-    def _fresh_project(self):
-        return fresh_project(demo_model=self.app_settings.engine_config().uses_demo_model)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -471,73 +464,31 @@ class MainWindow(QMainWindow):
     @Slot()
     def _open_recent(self) -> None:
         action = self.sender()
-        if isinstance(action, QAction) and self._confirm_discard():
+        if isinstance(action, QAction) and self.files.confirm_discard():
             self.open_project(str(action.data()))
 
     def open_project_dialog(self) -> None:
-        if not self._confirm_discard():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(paths.default_projects_dir()), PROJECT_FILTER)
-        if path:
-            self.open_project(path)
+        if self.files.open_dialog():
+            self.player.clear()
 
     def open_project(self, path: str | Path, remember_path: bool = True) -> bool:
-        if self.host.busy:
-            self.show_message("Wait for the running job or cancel it before opening a project")
-            return False
-        path = Path(path)
-        key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
-        try:
-            project = load_project(path, paths.project_assets_dir(key))
-        except ProjectFileError as error:
-            self.show_message(f"Cannot open {path.name}: {error}")
-            return False
-        self.document.replace_project(project, path if remember_path else None)
-        if remember_path:
-            self.app_settings.add_recent_project(str(path))
-        self.player.clear()
-        waiting = sum(1 for job in project.queue if job.state is JobState.QUEUED)
-        note = f"; {waiting} queued job(s) wait for Run queue" if waiting else ""
-        self.show_message(f"Opened {path.name}{note}")
-        return True
+        opened = self.files.open(path, remember_path)
+        if opened:
+            self.player.clear()
+        return opened
 
     def save_project_dialog(self, save_as: bool = False) -> bool:
-        path = self.document.path
-        if save_as or path is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, "Save project", str(paths.default_projects_dir() / "Untitled.pusa"), PROJECT_FILTER
-            )
-            if not chosen:
-                return False
-            path = Path(chosen if chosen.endswith(PROJECT_SUFFIX) else chosen + PROJECT_SUFFIX)
-        return self.save_project(path)
+        return self.files.save_dialog(save_as)
 
     def save_project(self, path: str | Path) -> bool:
-        path = Path(path)
-        try:
-            missing = save_project(self.document.project, path)
-        except OSError as error:
-            self.show_message(f"Could not save {path}: {error}")
-            return False
-        self.document.set_path(path)
-        self.document.mark_dirty(False)
-        self.app_settings.add_recent_project(str(path))
-        note = f" ({len(missing)} media file(s) were missing and not copied)" if missing else ""
-        self.show_message(f"Saved {path.name}{note}")
-        return True
+        return self.files.save(path)
 
-    def autosave(self) -> bool:
-        """Save a recovery copy when something changed since the last one."""
-        revision = self.document.revision
-        if not self.document.dirty or revision == self._autosaved_revision:
-            return False
-        try:
-            save_project(self.document.project, paths.autosave_path())
-        except OSError as error:
-            log.warning("autosave failed: %s", error)
-            return False
-        self._autosaved_revision = revision
-        return True
+    @Slot(str)
+    def _show_autosave_problem(self, problem: str) -> None:
+        self.autosave_label.setText(problem)
+        self.autosave_label.setVisible(bool(problem))
+        if problem:
+            self.show_message(problem)
 
     # ----- media, exports, settings --------------------------------------------------------------------
     def add_media_dialog(self) -> None:
@@ -626,14 +577,14 @@ class MainWindow(QMainWindow):
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
                 return
-        if not self._confirm_discard():
+        if not self.files.confirm_discard():
             event.ignore()
             return
         self.shutdown()
         event.accept()
 
     def shutdown(self) -> None:
-        self._autosave_timer.stop()
         self.player.stop()
         self.host.shutdown()
+        self.files.close()
         self.app_settings.sync()

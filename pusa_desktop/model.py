@@ -174,10 +174,12 @@ class Job:
     result: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     thumbnail: str | None = None
+    output: str | None = None  # the video it writes, fixed when it starts (recovery looks there)
 
     @property
     def title(self) -> str:
-        prompt = (self.request.get("prompt") or "(no prompt)").strip().splitlines()[0]
+        lines = (self.request.get("prompt") or "").strip().splitlines()
+        prompt = lines[0] if lines else "(no prompt)"
         return prompt if len(prompt) <= 60 else prompt[:57] + "..."
 
     @property

@@ -70,12 +70,9 @@ def demo_model_dir() -> Path:
     return cache_dir() / "demo-model"
 
 
-def autosave_path() -> Path:
-    return data_dir() / "autosave.pusa"
-
-
-def session_lock_path() -> Path:
-    return data_dir() / "session.lock"
+def sessions_dir() -> Path:
+    """One folder per running instance: its lock and autosave (see session_store.py)."""
+    return data_dir() / "sessions"
 
 
 def project_assets_dir(project_key: str) -> Path:

@@ -3,64 +3,67 @@
 A `.pusa` file is a zip archive holding `project.json` (settings, timeline, queue, history) and an
 `assets/` folder with a copy of every image and video the timeline and the jobs use, so a project
 moved to another machine still opens with its keyframes. Result videos stay in the output folder;
-the project records their paths.
+the project records their paths (outputs this app wrote) and never reads or copies them.
+
+A project is data, not a key to the user's disk: opening one reads nothing outside the archive. A media
+reference that does not name one of its assets is dropped (see `load_project`), the unpacking is limited
+and checked (`project_archive`), and project.json is read by a validating reader (`project_reader`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import tempfile
+import shutil
+import time
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .model import (
-    GenerationSettings,
-    Job,
-    JobState,
-    Project,
-    Timeline,
-    TimelineKeyframe,
-    TimelineVideo,
-    to_plain,
+from pusa_engine.atomic_files import temp_path_for
+
+from .model import Job, JobState, Project, to_plain
+from .project_archive import (
+    CHUNK,
+    DEFAULT_LIMITS,
+    PROJECT_JSON,
+    ArchiveLimits,
+    ProjectFileError,
+    asset_entry_name,
+    open_archive,
+    open_regular_file,
+    shown,
 )
+from .project_reader import FORMAT, VERSION, job_label, read_project
 
-FORMAT = "pusa-studio-project"
-VERSION = 1
+__all__ = [
+    "FORMAT",
+    "PROJECT_SUFFIX",
+    "VERSION",
+    "ArchiveLimits",
+    "LoadedProject",
+    "ProjectFileError",
+    "load_project",
+    "project_to_dict",
+    "save_project",
+]
+
 PROJECT_SUFFIX = ".pusa"
+MAX_MESSAGES = 20
+OUTSIDE = "which is not inside the project"
 
 
-class ProjectFileError(Exception):
-    """The file is not a Pusa Studio project or is damaged; the message says which."""
+@dataclass
+class LoadedProject:
+    """An opened project and what the user should be told about it (parts dropped or repaired)."""
 
+    project: Project
+    messages: list[str]
 
-def _asset_name(path: str) -> str:
-    digest = hashlib.sha1(Path(path).resolve().as_posix().encode()).hexdigest()[:12]
-    return f"assets/{digest}_{Path(path).name}"
-
-
-def _media_paths(project: Project) -> list[str]:
-    paths = [kf.image for kf in project.timeline.keyframes]
-    if project.timeline.video is not None:
-        paths.append(project.timeline.video.path)
-    for job in [*project.queue, *project.history]:
-        paths += [kf["image"] for kf in job.request.get("keyframes", [])]
-        if job.request.get("video"):
-            paths.append(job.request["video"]["video"])
-    return list(dict.fromkeys(paths))
-
-
-def _rewrite_paths(data: Any, mapping: dict[str, str]) -> Any:
-    """Replace every string equal to a key of `mapping` (media paths) anywhere in `data`."""
-    if isinstance(data, dict):
-        return {k: _rewrite_paths(v, mapping) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_rewrite_paths(v, mapping) for v in data]
-    if isinstance(data, str):
-        return mapping.get(data, data)
-    return data
+    def __iter__(self) -> Iterator[Any]:  # `project, messages = load_project(...)` works too
+        return iter((self.project, self.messages))
 
 
 def project_to_dict(project: Project) -> dict[str, Any]:
@@ -74,83 +77,153 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     }
 
 
-def _job_from_dict(data: dict[str, Any]) -> Job:
-    state = JobState(data.get("state", "queued"))
-    if state is JobState.RUNNING:  # the app stopped while it ran: it can be run again
-        state = JobState.QUEUED
-    return Job(
-        request=data["request"],
-        state=state,
-        id=data["id"],
-        created=data.get("created", 0.0),
-        result=data.get("result"),
-        problems=list(data.get("problems", [])),
-        thumbnail=data.get("thumbnail"),
-    )
-
-
-def project_from_dict(data: dict[str, Any]) -> Project:
-    if data.get("format") != FORMAT:
-        raise ProjectFileError("this file is not a Pusa Studio project")
-    if data.get("version", 0) > VERSION:
-        raise ProjectFileError("this project was saved by a newer Pusa Studio; update the app to open it")
-    known = GenerationSettings.__dataclass_fields__
-    settings = GenerationSettings(**{k: v for k, v in data.get("settings", {}).items() if k in known})
-    tl = data.get("timeline", {})
-    timeline = Timeline(
-        keyframes=[TimelineKeyframe(**kf) for kf in tl.get("keyframes", [])],
-        video=TimelineVideo(**tl["video"]) if tl.get("video") else None,
-    )
-    return Project(
-        settings=settings,
-        timeline=timeline,
-        queue=[_job_from_dict(j) for j in data.get("queue", [])],
-        history=[_job_from_dict(j) for j in data.get("history", [])],
-    )
+def _media_places(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """Every media reference of a plain project dict, as (the dict holding it, its key)."""
+    timeline = data["timeline"]
+    for kf in timeline["keyframes"]:
+        yield kf, "image"
+    if timeline.get("video"):
+        yield timeline["video"], "path"
+    for job in [*data["queue"], *data["history"]]:
+        request = job["request"]
+        for kf in request.get("keyframes") or []:
+            yield kf, "image"
+        if request.get("video"):
+            yield request["video"], "video"
 
 
 def save_project(project: Project, path: str | Path) -> list[str]:
-    """Write the project and copies of its media to `path` (atomically). Returns media it could not find."""
+    """Write the project and copies of its media to `path` (atomically). Returns media it could not find.
+
+    Only regular files are copied: a missing path, a folder, a FIFO or a device is reported as missing
+    (and never blocks). Result videos and thumbnails are not media of the project and are not copied.
+    """
     path = Path(path)
+    data = project_to_dict(project)
+    media = list(dict.fromkeys(holder[key] for holder, key in _media_places(data) if holder[key]))
     missing: list[str] = []
     mapping: dict[str, str] = {}
-    for media in _media_paths(project):
-        if Path(media).is_file():
-            mapping[media] = _asset_name(media)
-        else:
-            missing.append(media)
-    data = _rewrite_paths(project_to_dict(project), mapping)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".saving-", suffix=PROJECT_SUFFIX, dir=path.parent)
-    os.close(fd)
+    tmp = temp_path_for(path)
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("project.json", json.dumps(data, indent=2))
-            for media, arcname in mapping.items():
-                zf.write(media, arcname, compress_type=zipfile.ZIP_STORED)
+            for source in media:
+                arcname = _copy_into(zf, source)
+                if arcname is None:
+                    missing.append(source)
+                else:
+                    mapping[source] = arcname
+            for holder, key in _media_places(data):
+                holder[key] = mapping.get(holder[key], holder[key])
+            zf.writestr(PROJECT_JSON, json.dumps(data, indent=2))
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        tmp.unlink(missing_ok=True)
     return missing
 
 
-def load_project(path: str | Path, assets_dir: str | Path) -> Project:
-    """Open a project; its media are unpacked into `assets_dir` and the paths point there."""
-    path, assets_dir = Path(path), Path(assets_dir)
+def _copy_into(zf: zipfile.ZipFile, source: str) -> str | None:
+    """Stream one media file into the archive (stored: images and videos do not compress); its entry name,
+    or None when it is not a regular file that can be read."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            data = json.loads(zf.read("project.json"))
-            mapping: dict[str, str] = {}
-            for name in zf.namelist():
-                if name.startswith("assets/") and not name.endswith("/"):
-                    target = assets_dir / Path(name).name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(name) as src, open(target, "wb") as dst:
-                        dst.write(src.read())
-                    mapping[name] = str(target)
-    except FileNotFoundError as e:
-        raise ProjectFileError(f"{path} does not exist") from e
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as e:
-        raise ProjectFileError(f"{path} is damaged or not a Pusa Studio project ({e})") from e
-    return project_from_dict(_rewrite_paths(data, mapping))
+        arcname = asset_entry_name(source)
+        if arcname in zf.NameToInfo:
+            return arcname
+        src = open_regular_file(source)
+    except (OSError, ValueError):  # ValueError: a path with a NUL in it
+        return None
+    with src:
+        st = os.fstat(src.fileno())
+        info = zipfile.ZipInfo(arcname, time.localtime(max(st.st_mtime, 315532800))[:6])  # zip dates start in 1980
+        info.compress_type = zipfile.ZIP_STORED
+        info.file_size = st.st_size
+        info.external_attr = 0o644 << 16
+        with zf.open(info, "w", force_zip64=st.st_size > (1 << 30)) as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+    return arcname
+
+
+def load_project(
+    path: str | Path, assets_dir: str | Path, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> LoadedProject:
+    """Open a project; its media are unpacked into `assets_dir/<digest>/<original name>`.
+
+    Plain Python without Qt or shared state: it may run on a worker thread. Nothing outside the archive
+    is read: a media reference that does not name one of its assets is dropped (a timeline keyframe or
+    clip is removed, a queued job is marked failed, a history entry keeps its record with the path
+    cleared) and `messages` says so. Raises ProjectFileError (one line) when the file is refused.
+    """
+    path = Path(path)
+    with open_archive(path, limits) as archive:
+        raw = archive.read_project_json()
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError) as error:  # JSONDecodeError and bad UTF-8 are ValueErrors
+            reason = f"project.json: {str(error)[:100]}"
+            raise ProjectFileError(f"{path} is damaged or not a Pusa Studio project ({reason})") from error
+        project, notes = read_project(data)
+        assets = archive.extract(set(_references(project)) & set(archive.assets), assets_dir)
+        messages = [*archive.messages, *notes, *_adopt_media(project, assets)]
+    if len(messages) > MAX_MESSAGES:
+        messages = [*messages[: MAX_MESSAGES - 1], f"... and {len(messages) - MAX_MESSAGES + 1} more problems"]
+    return LoadedProject(project, messages)
+
+
+def _request_media(request: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """(what it is, holder, key) for each media reference of a checked request."""
+    for kf in request["keyframes"]:
+        yield f"keyframe at frame {kf['frame']}", kf, "image"
+    if request["video"]:
+        yield "video clip", request["video"], "video"
+
+
+def _references(project: Project) -> Iterator[str]:
+    yield from (kf.image for kf in project.timeline.keyframes)
+    if project.timeline.video is not None:
+        yield project.timeline.video.path
+    for job in [*project.queue, *project.history]:
+        yield from (holder[key] for _what, holder, key in _request_media(job.request))
+
+
+def _adopt_media(project: Project, assets: dict[str, str]) -> list[str]:
+    """Point every media reference at its unpacked asset; drop the ones that name anything else."""
+    notes: list[str] = []
+    kept = []
+    for kf in project.timeline.keyframes:
+        if kf.image in assets:
+            kf.image = assets[kf.image]
+            kept.append(kf)
+        else:
+            notes.append(f"Timeline: the keyframe at frame {kf.frame} named {shown(kf.image)}, {OUTSIDE}: removed")
+    project.timeline.keyframes = kept
+    video = project.timeline.video
+    if video is not None:
+        if video.path in assets:
+            video.path = assets[video.path]
+        else:
+            notes.append(f"Timeline: the video clip named {shown(video.path)}, {OUTSIDE}: removed")
+            project.timeline.video = None
+    for job in project.queue:
+        _adopt_job_media(job, assets, notes, queued=True)
+    for job in project.history:
+        _adopt_job_media(job, assets, notes, queued=False)
+    return notes
+
+
+def _adopt_job_media(job: Job, assets: dict[str, str], notes: list[str], queued: bool) -> None:
+    label = f"{'Queue' if queued else 'History'}: job {job_label(job.request)}"
+    for what, holder, key in _request_media(job.request):
+        ref = holder[key]
+        holder[key] = assets.get(ref, "")
+        if ref in assets or (not ref and (not queued or job.state is not JobState.QUEUED)):
+            continue  # unpacked, or cleared before and already said
+        problem = f"its {what} named {shown(ref)}, {OUTSIDE}" if ref else f"its {what} has no file"
+        if not queued:
+            notes.append(f"{label}: {problem}: path cleared")
+            continue
+        job.problems.append(f"The{problem[3:]}: add the media again and queue a new job")
+        if job.state is JobState.QUEUED:
+            job.state = JobState.FAILED
+            notes.append(f"{label}: {problem}: the job cannot run as saved and is marked failed")
+        else:
+            notes.append(f"{label}: {problem}: path cleared")

@@ -58,7 +58,10 @@ class ProgressPanel(QWidget):
                 self.bar.setFormat(f"{event.done} / {event.total}")
             else:
                 self.bar.setRange(0, 0)
-            if event.message:
+            eta = getattr(event, "eta_seconds", None)
+            if eta is not None:
+                self.details.setText(f"ETA {format_seconds(eta)}")
+            elif event.message:
                 self.details.setText(event.message)
 
     def show_step(self, event: StepProgress) -> None:
@@ -68,9 +71,11 @@ class ProgressPanel(QWidget):
         self.bar.setFormat(f"step {event.step} / {event.total}")
         self.details.setText(f"{event.seconds_per_step:.2f} s/step · ETA {format_seconds(event.eta_seconds)}")
 
-    def job_ended(self, text: str) -> None:
+    def job_ended(self, text: str, done: bool = False) -> None:
+        """The job ended: its outcome stays, its timing goes (no stale s/step or ETA)."""
         self.phase.setText(text)
         self.bar.setRange(0, 1)
-        self.bar.setValue(1 if text.startswith("Done") else 0)
+        self.bar.setValue(1 if done else 0)
         self.bar.setFormat("")
+        self.details.setText("")
         self.cancel.setEnabled(False)

@@ -237,15 +237,21 @@ def test_save_a_project_reopen_it_and_everything_comes_back(tiny, images, qtbot,
     assert len(tiny.timeline._cards) == 2
 
 
-def test_autosave_writes_a_recovery_copy_when_something_changed(tiny, images):
-    from pusa_desktop import paths
-
-    assert tiny.autosave() and paths.autosave_path().is_file()  # the fixture changed the settings
-    assert not tiny.autosave()  # nothing changed since
-    drop_files(tiny.timeline, [images["start"]], frame_pos(tiny.timeline, 0))
-    assert tiny.autosave()
-    assert tiny.open_project(paths.autosave_path(), remember_path=False)
-    assert len(tiny.document.timeline.keyframes) == 1 and tiny.document.path is None
+def test_after_a_cancel_the_next_job_can_be_cancelled_and_no_stale_timing_shows(tiny, qtbot):
+    tiny.document.update_settings(steps=200)
+    first = tiny.generate()
+    second = tiny.generate()
+    qtbot.waitUntil(lambda: tiny.previews_received.get(first, 0) >= 1, timeout=JOB_TIMEOUT_MS)
+    tiny.progress.cancel.click()
+    qtbot.waitUntil(lambda: tiny.previews_received.get(second, 0) >= 1, timeout=JOB_TIMEOUT_MS)
+    assert tiny.document.project.job(first).state is JobState.CANCELLED
+    assert tiny.progress.cancel.isEnabled() and tiny.cancel_action.isEnabled()  # greyed here before the fix
+    assert "step" in tiny.progress.phase.text()
+    tiny.progress.cancel.click()
+    wait_for_job_end(qtbot, tiny, second)
+    assert tiny.document.project.job(second).state is JobState.CANCELLED
+    assert tiny.progress.phase.text() == "Cancelled" and tiny.progress.details.text() == ""
+    assert "Preparing" not in tiny.player.canvas.placeholder
 
 
 def test_exports_to_mp4_gif_and_png_frames(tiny, qtbot, tmp_path):
