@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
+from pusa_engine import __version__  # one version for the whole distribution (pyproject.toml's); no torch
 
-def _version() -> str:
-    try:
-        from importlib.metadata import PackageNotFoundError, version
-
-        return version("pusa-studio")
-    except (ImportError, PackageNotFoundError):
-        return "0.1.0"
-
-
-__version__ = _version()
+__all__ = ["__version__"]

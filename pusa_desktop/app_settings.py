@@ -22,6 +22,17 @@ class EngineConfig:
     def uses_demo_model(self) -> bool:
         return not self.model_dir
 
+    @property
+    def lora_file(self) -> str | None:
+        """The LoRA to merge; None when the field is empty ("no LoRA", never the path ".")."""
+        return lora_or_none(self.lora_path)
+
+
+def lora_or_none(lora_path: str) -> str | None:
+    """An empty LoRA field (or one saved as "." by an older version) means no LoRA."""
+    lora_path = lora_path.strip()
+    return lora_path if lora_path and lora_path != "." else None
+
 
 class AppSettings:
     """Typed access to the QSettings file in the user's config folder."""
@@ -35,19 +46,20 @@ class AppSettings:
 
     @property
     def model_dir(self) -> str:
-        return self._get("model/folder")
+        return self._get("model/folder").strip()
 
     @model_dir.setter
     def model_dir(self, value: str) -> None:
-        self._qs.setValue("model/folder", value)
+        self._qs.setValue("model/folder", value.strip())
 
     @property
     def lora_path(self) -> str:
-        return self._get("model/lora")
+        """The LoRA file; "" when none is set."""
+        return lora_or_none(self._get("model/lora")) or ""
 
     @lora_path.setter
     def lora_path(self, value: str) -> None:
-        self._qs.setValue("model/lora", value)
+        self._qs.setValue("model/lora", lora_or_none(value) or "")
 
     @property
     def plan(self) -> str:

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, Q
 
 from .clip_frames import ClipFrameCache
 from .images import is_image_file, is_video_file, thumbnail_of_file
+from .media_checks import image_file_problem, video_frames_readable
 
 
 class AssetBin(QListWidget):
@@ -38,12 +39,18 @@ class AssetBin(QListWidget):
         return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]
 
     def add_files(self, files: list[str]) -> int:
+        """Add images and videos that decode (a video's first frame); says in one message what was refused."""
         added = 0
+        refused: list[str] = []
         for path in files:
             if path in self.paths():
                 continue
             if not (is_image_file(path) or is_video_file(path)):
-                self.message.emit(f"{Path(path).name} is not an image or a video")
+                refused.append(f"{Path(path).name} is not an image or a video")
+                continue
+            problem = image_file_problem(path) if is_image_file(path) else video_frames_readable(path, 1)[1]
+            if problem:
+                refused.append(problem)
                 continue
             item = QListWidgetItem(Path(path).name)
             item.setData(Qt.ItemDataRole.UserRole, path)
@@ -54,6 +61,8 @@ class AssetBin(QListWidget):
             if is_video_file(path) and self.clips.get(path) is not None:  # else the icon comes with `ready`
                 self._clip_read(path)
             added += 1
+        if refused:
+            self.message.emit("Not added: " + "; ".join(refused) + ".")
         return added
 
     def _clip_read(self, path: str) -> None:

@@ -30,12 +30,15 @@ class ClipFrames:
 
 
 def read_clip_frames(path: str, max_frames: int = MAX_FRAMES, size: int = THUMBNAIL_SIZE) -> ClipFrames:
-    """Decode the clip's first frames as small RGB thumbnails and count all of its frames."""
+    """Decode the clip's first frames as small RGB thumbnails and count all of its frames.
+
+    OpenCV first; a clip it cannot open goes through the engine's reader (ffmpeg), as the engine will."""
     import cv2
 
     capture = cv2.VideoCapture(path)
     if not capture.isOpened():
-        raise OSError(f"cannot open {path} as a video")
+        capture.release()
+        return _read_with_engine_reader(path, max_frames, size)
     thumbnails: list[np.ndarray] = []
     count = 0
     try:
@@ -53,7 +56,23 @@ def read_clip_frames(path: str, max_frames: int = MAX_FRAMES, size: int = THUMBN
     finally:
         capture.release()
     if not thumbnails:
-        raise OSError(f"{path} has no readable frames")
+        return _read_with_engine_reader(path, max_frames, size)
+    return ClipFrames(path, count, tuple(thumbnails))
+
+
+def _read_with_engine_reader(path: str, max_frames: int, size: int) -> ClipFrames:
+    from pusa_engine.errors import InputMediaError
+    from pusa_engine.media import read_video_frames, video_frame_count
+
+    try:
+        frames = read_video_frames(path, max_frames)
+        count = max(len(frames), video_frame_count(path)) if len(frames) == max_frames else len(frames)
+    except InputMediaError as error:
+        raise OSError("the file is damaged or not a video") from error
+    thumbnails = []
+    for frame in frames:
+        frame.thumbnail((size, size))
+        thumbnails.append(np.asarray(frame.convert("RGB")))
     return ClipFrames(path, count, tuple(thumbnails))
 
 
@@ -66,6 +85,7 @@ class ClipFrameCache(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._clips: dict[str, ClipFrames] = {}
+        self._errors: dict[str, str] = {}
         self._loading: set[str] = set()
         self.ready.connect(lambda path: self._loading.discard(path))
         self.failed.connect(lambda path, _reason: self._loading.discard(path))
@@ -73,15 +93,30 @@ class ClipFrameCache(QObject):
     def get(self, path: str) -> ClipFrames | None:
         """The clip's frames when read; otherwise None, and reading starts."""
         clip = self._clips.get(path)
-        if clip is None and path not in self._loading:
+        if clip is None and path not in self._loading and path not in self._errors:
             self._loading.add(path)
             threading.Thread(target=self._read, args=(path,), name="clip-frames", daemon=True).start()
         return clip
+
+    def length(self, path: str) -> int | None:
+        """The clip's frame count once read (reading starts if it has not)."""
+        clip = self.get(path)
+        return clip.count if clip is not None else None
+
+    def error(self, path: str) -> str | None:
+        """Why the clip could not be read, when it could not."""
+        return self._errors.get(path)
+
+    def forget(self, path: str) -> None:
+        """Read the clip again next time (the file changed)."""
+        self._clips.pop(path, None)
+        self._errors.pop(path, None)
 
     def _read(self, path: str) -> None:
         try:
             clip = read_clip_frames(path)
         except Exception as error:  # noqa: BLE001 - OpenCV raises its own error type too
+            self._errors[path] = str(error)
             self._emit(self.failed, path, str(error))
             return
         self._clips[path] = clip

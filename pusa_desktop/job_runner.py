@@ -9,6 +9,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from pusa_engine.events import JobResult, StepProgress
+from pusa_engine.jobs.protocol import EngineSetup, JobEnded
 from pusa_engine.request import GenerationRequest
 
 from . import paths
@@ -40,13 +41,7 @@ class JobRunner(QObject):
         self._last_preview: np.ndarray | None = None
         self.engine_config_override: EngineConfig | None = None  # the self-test forces the demo model
         host.step_progress.connect(self._on_step)
-        host.job_finished.connect(self._on_finished)
-        host.job_failed.connect(self._on_failed)
-        host.job_cancelled.connect(self._on_cancelled)
-
-    @property
-    def running_job(self) -> str | None:
-        return self._host.current_job
+        host.job_ended.connect(self._on_ended)
 
     def editor_request(self) -> GenerationRequest:
         """The request for what the editor shows; raises RequestError listing every problem."""
@@ -92,7 +87,8 @@ class JobRunner(QObject):
         out_path = out_dir / f"pusa-{stamp}-{job.id}.mp4"
         job.output = str(out_path)
         self._document.set_job_state(job.id, JobState.RUNNING)
-        self._host.start(job.id, job.generation_request(), str(out_path), config)
+        setup = EngineSetup(config.model_dir, config.lora_path, config.plan)
+        self._host.start(job.id, job.generation_request(), str(out_path), setup)
         self.job_started.emit(job.id)
 
     def cancel_running(self) -> None:
@@ -115,29 +111,33 @@ class JobRunner(QObject):
         if event.preview is not None:
             self._last_preview = event.preview
 
-    @Slot(str, object)
-    def _on_finished(self, job_id: str, result: JobResult) -> None:
+    @Slot(object)
+    def _on_ended(self, ended: JobEnded) -> None:
+        """File the outcome, tell the window (before the next job starts), then start the next job."""
+        job_id = ended.job_id
+        if ended.outcome == "done" and ended.result is not None:
+            self._file_result(job_id, ended.result)
+            state = JobState.DONE
+        elif ended.outcome == "failed":
+            self._set_state_if_queued(job_id, JobState.FAILED, ended.problems)
+            self.message.emit("Job failed: " + "; ".join(ended.problems))
+            state = JobState.FAILED
+        else:
+            self._set_state_if_queued(job_id, JobState.CANCELLED)
+            self.message.emit("Job cancelled")
+            state = JobState.CANCELLED
+        self.job_ended.emit(job_id, state.value)
+        self.pump()
+
+    def _file_result(self, job_id: str, result: JobResult) -> None:
         thumbnail = None
         if self._last_preview is not None and len(self._last_preview):
             thumbnail = save_thumbnail(self._last_preview[0], paths.thumbnails_dir() / f"{job_id}.png")
-        self._document.finish_job(job_id, to_plain(result), thumbnail)
+        try:
+            self._document.finish_job(job_id, to_plain(result), thumbnail)
+        except KeyError:  # the user removed it while it ran; its video stays in the output folder
+            pass
         self.message.emit(f"Finished in {result.seconds:.1f} s: {result.video_path}")
-        self.job_ended.emit(job_id, JobState.DONE.value)
-        self.pump()
-
-    @Slot(str, list)
-    def _on_failed(self, job_id: str, problems: list) -> None:
-        self._set_state_if_queued(job_id, JobState.FAILED, problems)
-        self.message.emit("Job failed: " + "; ".join(problems))
-        self.job_ended.emit(job_id, JobState.FAILED.value)
-        self.pump()
-
-    @Slot(str)
-    def _on_cancelled(self, job_id: str) -> None:
-        self._set_state_if_queued(job_id, JobState.CANCELLED)
-        self.message.emit("Job cancelled")
-        self.job_ended.emit(job_id, JobState.CANCELLED.value)
-        self.pump()
 
     def _set_state_if_queued(self, job_id: str, state: JobState, problems: list[str] | None = None) -> None:
         try:

@@ -27,15 +27,18 @@ from PySide6.QtWidgets import (
 
 from pusa_engine.errors import PusaError, RequestError
 from pusa_engine.events import PhaseProgress, StepProgress
+from pusa_engine.jobs.process import EngineProcessClient
+from pusa_engine.jobs.protocol import JobClient
 from pusa_engine.request import latent_frames, pixel_frames_of_slot
 
 from . import __version__, paths
 from .aio import in_thread, spawn
-from .app_settings import AppSettings
+from .app_settings import AppSettings, EngineConfig
 from .asset_bin import AssetBin
 from .clip_frames import ClipFrameCache
 from .document import ProjectDocument
 from .engine_host import EngineHost
+from .generate_gate import GenerateGate
 from .job_runner import JobRunner
 from .jobs_panels import HistoryPanel, QueuePanel
 from .model import JobState, editor_state_from_request, fresh_project
@@ -43,6 +46,7 @@ from .params_panel import ParamsPanel
 from .player import PlayerPane
 from .progress_panel import ProgressPanel
 from .project_files import ProjectFiles
+from .readiness import ModelFilesCheck, engine_file_check
 from .settings_dialog import SettingsDialog
 from .timeline import TimelineWidget
 from .video_io import export_gif, export_mp4, export_png_frames
@@ -58,6 +62,13 @@ def pixel_frame_of_player_frame(index: int, shown: int, frames: int) -> int:
     if shown == latent_frames(frames):
         return pixel_frames_of_slot(index)[1]
     return round(index * (frames - 1) / (shown - 1))
+
+
+def default_engine_client() -> JobClient:
+    """An engine process of its own, logging beside the app's log."""
+    log_dir = paths.data_dir() / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return EngineProcessClient(str(paths.demo_model_dir()), str(log_dir / "engine-process.log"))
 
 
 def _icon(name: str) -> QIcon:
@@ -86,15 +97,18 @@ class DemoBanner(QFrame):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, settings: AppSettings | None = None, interactive: bool = True) -> None:
-        """`interactive=False` (tests, self-test) never opens a modal question."""
+    def __init__(
+        self, settings: AppSettings | None = None, interactive: bool = True, engine_client: JobClient | None = None
+    ) -> None:
+        """`interactive=False` (tests, self-test) never opens a modal question. The engine runs in a process
+        of its own unless another job client is given (tests run it in-process)."""
         super().__init__()
         self.interactive = interactive
         self.setObjectName("mainWindow")
         self.setWindowIcon(_icon("pusa-studio"))
         self.app_settings = settings or AppSettings()
         self.document = ProjectDocument(self)
-        self.host = EngineHost(str(paths.demo_model_dir()), self)
+        self.host = EngineHost(engine_client or default_engine_client(), self)
         self.runner = JobRunner(self.document, self.host, self.app_settings, self)
         self.last_message = ""
         self.last_problems: list[str] = []
@@ -118,6 +132,8 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.banner = DemoBanner(self)
         self.clips = ClipFrameCache(self)  # frames of video clips, shared by the asset bin and the timeline
+        model_check = ModelFilesCheck(engine_file_check(self.host))  # the engine process reads the headers
+        self.gate = GenerateGate(self.document, self._engine_config, self.clips, model_check, self)
         self.assets = AssetBin(self, self.clips)
         self.assets.setMinimumWidth(96)
         self.player = PlayerPane(self)
@@ -215,6 +231,10 @@ class MainWindow(QMainWindow):
             "&Cancel job", "Esc", self.runner.cancel_running, "Stop the running job within a step", "cancel"
         )
         self.output_folder_action = self._action("Open &output folder", None, self.open_output_folder)
+        self.free_memory_action = self._action(
+            "&Free engine memory", None, self.free_engine_memory, "End the engine process: all of its GPU and RAM "
+            "memory goes back (the next job starts a fresh one)"
+        )
         self.about_action = self._action("&About Pusa Studio", None, self.about)
         self.shortcuts_action = self._action("&Keyboard shortcuts", "F1", self.show_shortcuts)
 
@@ -240,6 +260,7 @@ class MainWindow(QMainWindow):
         job_menu.addAction(self.generate_action)
         job_menu.addAction(self.cancel_action)
         job_menu.addAction(self.output_folder_action)
+        job_menu.addAction(self.free_memory_action)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(self.about_action)
@@ -262,6 +283,9 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
         toolbar.addAction(self.generate_action)
         toolbar.addAction(self.cancel_action)
+        toolbar.addWidget(self.gate)
+        self.gate.bind_action(self.generate_action)
+        self.gate.watch_activation(self)
         for action in (self.undo_action, self.redo_action):  # their text names the edit: keep the bar steady
             button = toolbar.widgetForAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
@@ -337,9 +361,17 @@ class MainWindow(QMainWindow):
             a.setEnabled(has_result)
 
     # ----- jobs ----------------------------------------------------------------------------------------
+    def _engine_config(self) -> EngineConfig:
+        return self.runner.engine_config_override or self.app_settings.engine_config()
+
     @Slot()
     def generate(self) -> str | None:
         """Queue what the editor shows; returns the job id, or None with the problems shown."""
+        self.gate.refresh()
+        if not self.gate.ready:
+            self.show_message("Cannot generate: " + "; ".join(self.gate.blockers))
+            self.side_tabs.setCurrentIndex(0)
+            return None
         try:
             job = self.runner.submit()
         except RequestError as error:
@@ -525,7 +557,7 @@ class MainWindow(QMainWindow):
         return Path(target)
 
     def open_settings(self) -> None:
-        dialog = SettingsDialog(self.app_settings, self)
+        dialog = SettingsDialog(self.app_settings, self, engine=self.host)
         dialog.setModal(True)
         dialog.accepted.connect(self._settings_saved)
         dialog.open()
@@ -533,9 +565,17 @@ class MainWindow(QMainWindow):
 
     def _settings_saved(self) -> None:
         self._update_banner()
+        self.gate.refresh()
         if not self.host.busy:
             self.host.unload()
         self.show_message("Settings saved; the model loads again with the next job")
+
+    def free_engine_memory(self) -> None:
+        if self.host.busy:
+            self.show_message("Cancel the running job first, or wait for it")
+            return
+        self.host.free_memory()
+        self.plan_label.setText("Engine: stopped (memory given back; the next job starts it)")
 
     def open_output_folder(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.app_settings.output_dir)))

@@ -57,12 +57,12 @@ async def _run(window, say: SelfTestLog, scratch: Path) -> int:
     if job_id is None:
         say(f"FAIL: the request was refused: {window.last_message}")
         return 2
-    kind, payload = await asyncio.wait_for(job_outcome(window.host, job_id), SELF_TEST_TIMEOUT_S)
-    say(f"engine: {window.plan_label.text()}")
-    if kind != "done":
-        say(f"FAIL: the job ended as {kind}: {payload}")
+    ended = await asyncio.wait_for(job_outcome(window.host, job_id), SELF_TEST_TIMEOUT_S)
+    say(f"engine: {window.plan_label.text()} (process {window.host.engine_pid})")
+    if ended.outcome != "done" or ended.result is None:
+        say(f"FAIL: the job ended as {ended.outcome}: {'; '.join(ended.problems)}")
         return 3
-    result = payload
+    result = ended.result
     previews = window.previews_received.get(job_id, 0)
     say(f"job done in {result.seconds:.1f} s; {previews} step preview(s); video {result.video_path}")
     frames, fps = await asyncio.get_running_loop().run_in_executor(None, read_video, result.video_path)
@@ -78,6 +78,11 @@ async def _run(window, say: SelfTestLog, scratch: Path) -> int:
         problems.append(f"no settings sidecar at {result.sidecar_path}")
     if not window.document.project.history:
         problems.append("the history is empty")
+    heavy = [m for m in ("torch", "diffsynth") if m in sys.modules]
+    if heavy:
+        problems.append(f"the window's process imported {', '.join(heavy)}: the engine must run in its own process")
+    else:
+        say("the window's process never imported torch; the engine ran in its own process")
     for problem in problems:
         say(f"FAIL: {problem}")
     return 4 if problems else 0

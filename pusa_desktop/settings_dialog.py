@@ -1,6 +1,12 @@
-"""Settings: model folder, LoRA file, output folder, device plan; the engine checks the model folder."""
+"""Settings: model folder, LoRA file, output folder, device plan; the engine checks the model folder.
+
+The engine (in its own process) answers both questions, the device plans and the file check, so the
+window never imports torch. Without an engine to ask, only a quick look for missing files is possible.
+"""
 
 from __future__ import annotations
+
+import asyncio
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -17,27 +23,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .aio import in_thread, spawn
-from .app_settings import AppSettings
+from pusa_engine.jobs.protocol import Answer, EngineSetup
+
+from .aio import spawn
+from .app_settings import AppSettings, lora_or_none
+from .readiness import EngineAsker, quick_model_problems
 
 DEFAULT_PLANS = ["auto", "cpu", "cuda:0"]
 
 
-def _validate_model_files(model_dir: str, lora_path: str) -> list[str]:
-    from pusa_engine.validation import validate_model_files  # heavy module: only on a worker thread
-
-    return list(validate_model_files(model_dir, lora_path))
-
-
-def _available_plans() -> list[str]:
-    from pusa_engine.engine import available_plans
-
-    return list(available_plans())
-
-
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None) -> None:
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None, engine: EngineAsker | None = None) -> None:
+        """`engine` (the window's EngineHost) answers the device plans and the file check."""
         super().__init__(parent)
+        self._engine = engine
         self.setWindowTitle("Pusa Studio settings")
         self.setMinimumWidth(560)
         self._settings = settings
@@ -46,6 +45,7 @@ class SettingsDialog(QDialog):
         self.model_dir.setAccessibleName("Model folder")
         self.model_dir.setToolTip("Folder with Wan2.1-T2V-14B as released (DiT shards, T5, VAE, tokenizer)")
         self.lora_path = QLineEdit(settings.lora_path, self)
+        self.lora_path.setPlaceholderText("empty = no LoRA")
         self.lora_path.setAccessibleName("LoRA file")
         self.lora_path.setToolTip("The Pusa V1 LoRA .safetensors file")
         self.output_dir = QLineEdit(str(settings.output_dir), self)
@@ -57,7 +57,10 @@ class SettingsDialog(QDialog):
         self.plan.setCurrentText(settings.plan)
         self.problems = QListWidget(self)
         self.problems.setAccessibleName("Problems with the model files")
-        self.problems.setMaximumHeight(120)
+        self.problems.setWordWrap(True)  # every problem in full, however long its path
+        self.problems.setSpacing(5)  # one problem clearly apart from the next
+        self.problems.setMinimumHeight(160)
+        self.problems.setVisible(False)
         self.status = QLabel("", self)
         self.status.setWordWrap(True)
         self.check_button = QPushButton("Check model files", self)
@@ -75,7 +78,8 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.check_button)
         layout.addWidget(self.status)
-        layout.addWidget(self.problems)
+        layout.addWidget(self.problems, 1)
+        layout.addStretch(0)  # with no problems listed, the status stays under the button
         layout.addWidget(buttons)
         spawn(self.load_plans())
 
@@ -101,11 +105,23 @@ class SettingsDialog(QDialog):
         row.addWidget(browse)
         return box
 
+    async def _ask(self, question: str, setup: EngineSetup | None = None) -> Answer:
+        if self._engine is None:
+            raise RuntimeError("no engine to ask")
+        answer: Answer = await asyncio.wrap_future(self._engine.ask(question, setup))  # type: ignore[arg-type]
+        if answer.problem:
+            raise RuntimeError(answer.problem)
+        return answer
+
     async def load_plans(self) -> list[str]:
+        if self._engine is None:
+            return [self.plan.itemText(i) for i in range(self.plan.count())]
         try:
-            plans = await in_thread(_available_plans)
-        except Exception as error:  # noqa: BLE001 - the engine may not import on this machine
+            plans = [str(plan) for plan in (await self._ask("plans")).value or []]
+        except Exception as error:  # noqa: BLE001 - the engine may not start on this machine
             self.status.setText(f"Could not list devices: {error}")
+            return []
+        if not plans:
             return []
         current = self.plan.currentText()
         self.plan.clear()
@@ -114,30 +130,43 @@ class SettingsDialog(QDialog):
         return plans
 
     async def check_model_files(self) -> list[str]:
-        """Ask the engine whether the model folder and LoRA are complete; show each problem."""
+        """Ask the engine whether the model folder and LoRA are complete; show every problem in the dialog."""
         self.problems.clear()
-        if not self.model_dir.text().strip():
-            self.status.setText("No model folder: the built-in demo model is used (its videos are noise).")
+        self.problems.setVisible(False)
+        model_dir, lora = self.model_dir.text().strip(), lora_or_none(self.lora_path.text())
+        if not model_dir:
+            ignored = " The LoRA file is not used with it." if lora else ""
+            self.status.setText(f"No model folder: the built-in demo model is used (its videos are noise).{ignored}")
             return []
         self.status.setText("Checking…")
         self.check_button.setEnabled(False)
+        quick_only = self._engine is None
         try:
-            problems = await in_thread(
-                _validate_model_files, self.model_dir.text().strip(), self.lora_path.text().strip()
-            )
+            if quick_only:
+                problems = quick_model_problems(model_dir, lora)
+            else:
+                problems = [str(p) for p in (await self._ask("check_files", EngineSetup(model_dir, lora or ""))).value]
         except Exception as error:  # noqa: BLE001 - shown to the user
-            problems = [f"could not check the files: {error}"]
+            problems = [f"could not check the files ({type(error).__name__}: {error})"]
         finally:
             self.check_button.setEnabled(True)
-        self.problems.addItems(problems)
-        self.status.setText(
-            "The model files look complete." if not problems else f"{len(problems)} problem(s) with the model files:"
-        )
+        for problem in problems:
+            self.problems.addItem(problem)
+            self.problems.item(self.problems.count() - 1).setToolTip(problem)
+        self.problems.setVisible(bool(problems))
+        count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''} with the model files:"
+        if problems:
+            self.status.setText(count)
+        elif quick_only:
+            self.status.setText("No file is missing (the file headers are read when the engine is running).")
+        else:
+            note = "" if lora else " No LoRA is set: plain Wan2.1 runs, without Pusa's per-frame control."
+            self.status.setText(f"The model files look complete.{note}")
         return problems
 
     def accept(self) -> None:
         self._settings.model_dir = self.model_dir.text().strip()
-        self._settings.lora_path = self.lora_path.text().strip()
+        self._settings.lora_path = lora_or_none(self.lora_path.text()) or ""
         self._settings.output_dir = self.output_dir.text().strip() or str(self._settings.output_dir)
         self._settings.plan = self.plan.currentText() or "auto"
         self._settings.sync()

@@ -3,7 +3,8 @@
 Image files dropped on it (from the file manager or the asset bin) become keyframes snapped to their
 latent slot. A dropped video lays its frames on latent slots as clip cards, one per slot, each with its own
 noise slider (Extension preset first; Completion and single slots from the card's menu). Every change
-goes through the document, so it is undoable.
+goes through the document, so it is undoable. Files are decoded when dropped: a damaged or empty file is
+refused with one message, a clip too short for a slot is laid without that slot (`media_checks.py`).
 """
 
 from __future__ import annotations
@@ -18,255 +19,50 @@ from PySide6.QtGui import (
     QDragMoveEvent,
     QDropEvent,
     QFont,
-    QImage,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
     QPen,
-    QPixmap,
 )
-from PySide6.QtWidgets import QFrame, QLabel, QMenu, QSizePolicy, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from pusa_engine.request import latent_frames, pixel_frames_of_slot, slot_of_pixel_frame
 
 from .clip_frames import ClipFrameCache
 from .document import ProjectDocument
-from .images import is_image_file, is_video_file, thumbnail_of_file
-from .model import (
-    END_FRAME_NOISE,
-    IMAGE_TO_VIDEO_NOISE,
-    TimelineKeyframe,
-    TimelineVideo,
-    clip_problem,
-    snap_frame,
-    video_preset,
+from .images import is_image_file, is_video_file
+from .media_checks import image_file_problem
+from .model import clip_problem, snap_frame
+from .timeline_cards import ClipSlotCard, KeyframeCard, SlotCard
+from .timeline_geometry import (
+    CARD_HEIGHT,
+    CARD_TOP,
+    CLIP_CAPTION_HEIGHT,
+    CLIP_CAPTION_TOP,
+    CLIP_STRIP_HEIGHT,
+    HEIGHT_WITH_CLIP,
+    HEIGHT_WITHOUT_CLIP,
+    MARGIN,
+    RULER_HEIGHT,
+    SLOT_BAND_HEIGHT,
+    TimelineGeometry,
+    clip_caption,
+    drop_message,
+    keyframe_noise_for_slot,
+    lay_clip,
+    next_free_slot,
 )
 
-MARGIN = 14
-RULER_HEIGHT = 22
-SLOT_BAND_HEIGHT = 20
-CARD_TOP = RULER_HEIGHT + SLOT_BAND_HEIGHT + 6
-CARD_WIDTH = 68
-MIN_CARD_WIDTH = 46
-CARD_HEIGHT = 104
-CLIP_STRIP_HEIGHT = 4
-CLIP_CAPTION_TOP = CARD_TOP + CARD_HEIGHT + 2
-CLIP_CAPTION_HEIGHT = 14
+__all__ = ["ClipSlotCard", "KeyframeCard", "SlotCard", "TimelineWidget"]
+
 CLIP_COLOUR = QColor(222, 150, 70)
-HEIGHT_WITHOUT_CLIP = CARD_TOP + CARD_HEIGHT + 8
-HEIGHT_WITH_CLIP = CLIP_CAPTION_TOP + CLIP_CAPTION_HEIGHT + 2  # room for the clip's caption under its cards
-SLIDER_STEPS = 100
 SLOT_SHADES = ("#2f3542", "#3d4558")  # alternate latent slots; during a run the noise level colours them
 
 
-def describe_keyframe(keyframe: TimelineKeyframe) -> str:
-    first, last = pixel_frames_of_slot(keyframe.slot)
-    frames = f"pixel frame {first}" if first == last else f"pixel frames {first}-{last}"
-    return (
-        f"{Path(keyframe.image).name}\nLatent slot {keyframe.slot} ({frames})\n"
-        f"Noise {keyframe.noise:.2f} (0 = this exact frame, 1 = only a hint)\n"
-        "Drag (or Left/Right keys) to move, Delete to remove"
-    )
-
-
-def describe_clip_slot(video: TimelineVideo, slot: int) -> str:
-    first, last = pixel_frames_of_slot(slot)
-    frames = f"frame {first}" if first == last else f"frames {first}-{last}"
-    return (
-        f"{Path(video.path).name}: clip {frames} on latent slot {slot}\n"
-        f"Noise {video.noise_at(slot):.2f} (0 = keep these frames exactly, 1 = only a hint)\n"
-        "Delete removes this slot; right-click for the Extension and Completion presets"
-    )
-
-
-def clip_caption(video: TimelineVideo) -> str:
-    slots = ", ".join(str(s) for s in video.slots)
-    return f"Clip {Path(video.path).name} on slot{'s' if len(video.slots) > 1 else ''} {slots}"
-
-
-class SlotCard(QFrame):
-    """A card on one latent slot: a thumbnail, a noise label and the card's own noise slider (0.0-1.0)."""
-
-    def __init__(self, object_name: str, parent: QWidget) -> None:
-        super().__init__(parent)
-        self.setObjectName(object_name)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.setFixedSize(CARD_WIDTH, CARD_HEIGHT)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(3, 3, 3, 3)
-        layout.setSpacing(2)
-        self.thumbnail = QLabel(self)
-        self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.thumbnail.setFixedHeight(54)
-        self.noise_label = QLabel(self)
-        self.noise_label.setObjectName("noiseLabel")
-        self.noise_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.slider = QSlider(Qt.Orientation.Horizontal, self)
-        self.slider.setRange(0, SLIDER_STEPS)
-        self.slider.valueChanged.connect(lambda value: self.noise_moved(value / SLIDER_STEPS))
-        layout.addWidget(self.thumbnail)
-        layout.addWidget(self.noise_label)
-        layout.addWidget(self.slider)
-        self._noise = 0.0
-        self._pixmap = QPixmap()
-
-    def show_noise(self, noise: float) -> None:
-        self._noise = noise
-        self.slider.blockSignals(True)
-        self.slider.setValue(round(noise * SLIDER_STEPS))
-        self.slider.blockSignals(False)
-        self._fit_to_width()
-
-    def set_thumbnail(self, pixmap: QPixmap) -> None:
-        self._pixmap = pixmap
-        self._fit_to_width()
-
-    def _fit_to_width(self) -> None:
-        """Narrow cards (many slots) get a shorter noise label and a smaller thumbnail, never a cut one."""
-        self.noise_label.setText(f"noise {self._noise:.2f}" if self.width() >= 64 else f"{self._noise:.2f}")
-        if not self._pixmap.isNull():
-            self.thumbnail.setPixmap(
-                self._pixmap.scaled(
-                    self.width() - 8,
-                    self.thumbnail.height(),
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-            )
-
-    def resizeEvent(self, event) -> None:  # noqa: N802
-        super().resizeEvent(event)
-        self._fit_to_width()
-
-    def noise_moved(self, noise: float) -> None:
-        raise NotImplementedError
-
-    def delete(self) -> None:
-        raise NotImplementedError
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete()
-        else:
-            super().keyPressEvent(event)
-
-
-class KeyframeCard(SlotCard):
-    """A keyframe on the timeline: its thumbnail and its own noise slider; it moves by dragging."""
-
-    noise_changed = Signal(str, float)
-    delete_requested = Signal(str)
-    move_requested = Signal(str, int)  # keyframe id, slots to move (arrow keys)
-    drag_started = Signal(str, QPoint)
-    drag_moved = Signal(str, QPoint)
-    drag_ended = Signal(str, QPoint)
-
-    def __init__(self, keyframe: TimelineKeyframe, parent: QWidget) -> None:
-        super().__init__("keyframeCard", parent)
-        self.keyframe_id = keyframe.id
-        self.setCursor(Qt.CursorShape.OpenHandCursor)
-        self.slider.setAccessibleName("Keyframe noise")
-        self.slider.setToolTip("Noise multiplier: 0 keeps this exact frame, higher values let the model change it")
-        self._image = ""
-        self._press: QPoint | None = None
-        self._dragging = False
-        self.update_from(keyframe)
-
-    def update_from(self, keyframe: TimelineKeyframe) -> None:
-        if keyframe.image != self._image:
-            self._image = keyframe.image
-            pixmap = thumbnail_of_file(keyframe.image, 64)
-            self.set_thumbnail(pixmap)
-            if pixmap.isNull():
-                self.thumbnail.setText("missing")
-        self.show_noise(keyframe.noise)
-        self.setToolTip(describe_keyframe(keyframe))
-        self.setAccessibleName(f"Keyframe {Path(keyframe.image).name} at slot {keyframe.slot}")
-
-    def noise_moved(self, noise: float) -> None:
-        self.noise_changed.emit(self.keyframe_id, noise)
-
-    def delete(self) -> None:
-        self.delete_requested.emit(self.keyframe_id)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
-            self.move_requested.emit(self.keyframe_id, -1 if event.key() == Qt.Key.Key_Left else 1)
-        else:
-            super().keyPressEvent(event)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.setFocus()
-            self._press = event.position().toPoint()
-            self._dragging = False
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._press is not None:
-            pos = self.mapToParent(event.position().toPoint())
-            if not self._dragging and (event.position().toPoint() - self._press).manhattanLength() > 4:
-                self._dragging = True
-                self.setCursor(Qt.CursorShape.ClosedHandCursor)
-                self.drag_started.emit(self.keyframe_id, pos)
-            if self._dragging:
-                self.drag_moved.emit(self.keyframe_id, pos)
-        super().mouseMoveEvent(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._dragging:
-            self.drag_ended.emit(self.keyframe_id, self.mapToParent(event.position().toPoint()))
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
-        self._press, self._dragging = None, False
-        super().mouseReleaseEvent(event)
-
-
-class ClipSlotCard(SlotCard):
-    """One latent slot of the dropped video: the clip frame that lands there and the slot's noise slider."""
-
-    noise_changed = Signal(int, float)  # slot, noise
-    delete_requested = Signal(int)  # slot
-    menu_requested = Signal(int, QPoint)  # slot, global position
-    activated = Signal(int)  # slot: clicked, to show its clip frame in the player
-
-    def __init__(self, slot: int, parent: QWidget) -> None:
-        super().__init__("clipSlotCard", parent)
-        self.slot = slot
-        self.slider.setAccessibleName(f"Clip noise at slot {slot}")
-        self.slider.setToolTip("Noise multiplier of this slot's clip frames: 0 keeps them exactly")
-        self.thumbnail.setText("…")
-        self.has_thumbnail = False
-
-    def update_from(self, video: TimelineVideo) -> None:
-        self.show_noise(video.noise_at(self.slot))
-        self.setToolTip(describe_clip_slot(video, self.slot))
-        self.setAccessibleName(f"Clip {Path(video.path).name} at slot {self.slot}")
-
-    def show_thumbnail(self, image: QImage | None) -> None:
-        self.has_thumbnail = image is not None
-        if image is None:
-            self.thumbnail.setText("no frame")
-            self.thumbnail.setToolTip("The clip is too short for this slot")
-            return
-        self.thumbnail.setToolTip("")
-        self.set_thumbnail(QPixmap.fromImage(image))
-
-    def noise_moved(self, noise: float) -> None:
-        self.noise_changed.emit(self.slot, noise)
-
-    def delete(self) -> None:
-        self.delete_requested.emit(self.slot)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self.setFocus()
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.activated.emit(self.slot)
-        super().mousePressEvent(event)
-
-    def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
-        self.menu_requested.emit(self.slot, event.globalPos())
+def _discard(card: SlotCard) -> None:
+    card.hide()  # gone from the screen now, not at the next turn of the event loop
+    card.deleteLater()
 
 
 class TimelineWidget(QWidget):
@@ -312,35 +108,34 @@ class TimelineWidget(QWidget):
     def frames(self) -> int:
         return self._document.settings.frames
 
+    @property
+    def grid(self) -> TimelineGeometry:
+        return TimelineGeometry(self.width(), self.frames)
+
     def _frame_width(self) -> float:
-        return (self.width() - 2 * MARGIN) / max(1, self.frames)
+        return self.grid.frame_width
 
     def x_of_frame(self, frame: float) -> float:
-        return MARGIN + (frame + 0.5) * self._frame_width()
+        return self.grid.x_of_frame(frame)
 
     def frame_at(self, x: float) -> int:
-        return max(0, min(self.frames - 1, int((x - MARGIN) / self._frame_width())))
+        return self.grid.frame_at(x)
 
     def slot_rect(self, slot: int) -> QRect:
-        first, last = pixel_frames_of_slot(slot)
-        left = MARGIN + first * self._frame_width()
-        right = MARGIN + (last + 1) * self._frame_width()
-        return QRect(round(left), RULER_HEIGHT, max(1, round(right - left)), SLOT_BAND_HEIGHT)
+        left, width = self.grid.slot_span(slot)
+        return QRect(left, RULER_HEIGHT, width, SLOT_BAND_HEIGHT)
 
     def card_width(self) -> int:
-        """Cards narrow down to their slot's width, so cards on neighbouring slots never overlap."""
-        return max(MIN_CARD_WIDTH, min(CARD_WIDTH, round(4 * self._frame_width()) - 4))
+        return self.grid.card_width()
 
     def card_position(self, frame: int) -> QPoint:
         return self.slot_card_position(slot_of_pixel_frame(frame))
 
     def slot_card_position(self, slot: int) -> QPoint:
-        width = self.card_width()
-        centre = self.slot_rect(slot).center().x()
-        return QPoint(max(0, min(self.width() - width, centre - width // 2)), CARD_TOP)
+        return QPoint(self.grid.slot_card_x(slot), CARD_TOP)
 
     def slot_at(self, x: float) -> int:
-        return slot_of_pixel_frame(self.frame_at(x))
+        return self.grid.slot_at(x)
 
     # ----- model -> view -------------------------------------------------------------------------------
     def card(self, keyframe_id: str) -> KeyframeCard:
@@ -357,7 +152,7 @@ class TimelineWidget(QWidget):
         live = {kf.id for kf in timeline.keyframes}
         for keyframe_id in list(self._cards):
             if keyframe_id not in live:
-                self._cards.pop(keyframe_id).deleteLater()
+                _discard(self._cards.pop(keyframe_id))
         for keyframe in timeline.keyframes:
             card = self._cards.get(keyframe.id)
             if card is None:
@@ -381,7 +176,7 @@ class TimelineWidget(QWidget):
         slots = set(video.slots) if video is not None else set()
         for slot in list(self._clip_cards):
             if slot not in slots or path != self._clip_path:
-                self._clip_cards.pop(slot).deleteLater()
+                _discard(self._clip_cards.pop(slot))
         self._clip_path = path
         self.setMinimumHeight(HEIGHT_WITHOUT_CLIP if video is None else HEIGHT_WITH_CLIP)
         if video is None:
@@ -443,10 +238,14 @@ class TimelineWidget(QWidget):
         first, last = pixel_frames_of_slot(slot)
         frames = f"frame {first}" if first == last else f"frames {first}-{last}"
         menu = QMenu(self)
-        menu.addAction(
+        action = menu.addAction(
             f"Lay clip {frames} of {Path(video.path).name} on slot {slot}",
             lambda: self._document.add_video_slot(slot),
         )
+        length = self.clips.length(video.path)
+        if length is not None and last >= length:  # the clip has no frames for this slot
+            action.setEnabled(False)
+            action.setText(f"{action.text()} (the clip has only {length} frames)")
         return menu
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
@@ -523,45 +322,43 @@ class TimelineWidget(QWidget):
         self.update()
 
     def drop_files(self, files: list[str], frame: int) -> int:
-        """Place images as keyframes from `frame` on (next free slots after the first); returns how many."""
+        """Place images as keyframes from `frame` on (next free slots after the first) and a video as a clip;
+        every file is decoded first. Says in one message what was refused and why; returns how many were placed.
+        """
         placed = 0
-        refused: list[str] = []
+        told: list[str] = []
+        broken: list[str] = []
+        not_media: list[str] = []
         slot = slot_of_pixel_frame(frame)
         for path in files:
             if is_video_file(path):
-                self._place_clip(path)
-                placed += 1
+                video, message = lay_clip(path, self.frames)  # decoded now; a short clip loses the slots it lacks
+                if video is not None:
+                    self.clips.forget(path)  # read it again for the cards: it may have changed
+                    self.clip_problem = None
+                    self._document.set_video(video)
+                    placed += 1
+                (told if video is not None else broken).append(message)
                 continue
             if not is_image_file(path):
-                refused.append(Path(path).name)
+                not_media.append(Path(path).name)
                 continue
-            occupied = self._document.timeline.occupied_slots()
-            last_slot = latent_frames(self.frames) - 1
-            while slot in occupied and slot <= last_slot:
-                slot += 1
-            if slot > last_slot:
-                self.message.emit(f"No free latent slot at or after frame {frame} for {Path(path).name}")
+            problem = image_file_problem(path)
+            if problem:
+                broken.append(problem)
+                continue
+            free = next_free_slot(slot, self._document.timeline.occupied_slots(), self.frames)
+            if free is None:
+                told.append(f"No free latent slot at or after frame {frame} for {Path(path).name}.")
                 break
-            noise = END_FRAME_NOISE if slot == last_slot and slot > 0 else IMAGE_TO_VIDEO_NOISE
-            self._document.add_keyframe(path, pixel_frames_of_slot(slot)[1], noise=noise)
+            noise = keyframe_noise_for_slot(free, self.frames)
+            self._document.add_keyframe(path, pixel_frames_of_slot(free)[1], noise=noise)
             placed += 1
-            slot += 1
-        if refused:
-            self.message.emit(
-                f"Not an image or video, so not placed: {', '.join(refused)}. "
-                "Drop PNG, JPEG or WebP images, or MP4 videos."
-            )
+            slot = free + 1
+        message = drop_message(told, broken, not_media)
+        if message:
+            self.message.emit(message)
         return placed
-
-    def _place_clip(self, path: str) -> None:
-        """A dropped video: its first 13 frames on slots 0-3 (Extension), one card per slot."""
-        slots, noise = video_preset("extend", self.frames)
-        self.clip_problem = None
-        self._document.set_video(TimelineVideo(path, slots, noise))
-        self.message.emit(
-            f"Video {Path(path).name}: clip frames on slots {slots[0]}-{slots[-1]}, so the new video continues it. "
-            "Right-click a clip card for Completion; Delete removes a slot."
-        )
 
     # ----- keys and clicks -----------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
@@ -620,9 +417,7 @@ class TimelineWidget(QWidget):
             )
         # ruler
         painter.setPen(QPen(text_color))
-        step = 1
-        while self._frame_width() * step < 28:
-            step *= 2
+        step = self.grid.ruler_step()
         for frame in range(frames):
             x = round(self.x_of_frame(frame))
             major = frame % step == 0 or frame == frames - 1

@@ -185,13 +185,27 @@ class OutputUnit:
         return self
 
     def __exit__(self, kind, error, tb) -> None:
-        if kind is not None:
-            self.discard()
-            if isinstance(error, OSError):
-                raise OutputError(f"Could not write {self.video}: {_reason(error)}; "
-                                  "free some space or choose another output folder") from error
+        if kind is None:
+            self.commit()
             return
-        self.commit()
+        self.discard()
+        if isinstance(error, OSError):
+            raise OutputError(f"Could not write {self._target_of(error.filename)}: {_reason(error)}; "
+                              "free some space or choose another output folder") from error
+        if isinstance(error, OutputError):  # a writer's message names its temporary: name the real file
+            raise OutputError([self._real_names(p) for p in error.problems]) from error
+
+    def _target_of(self, filename: object) -> Path:
+        """The file being written when an OSError came: the one it names, else the latest one asked for."""
+        for target, tmp in self._temps.items():
+            if filename is not None and str(filename).startswith(str(tmp)):
+                return target
+        return next(reversed(self._temps), self.video)
+
+    def _real_names(self, text: str) -> str:
+        for target, tmp in self._temps.items():
+            text = text.replace(str(tmp), str(target))
+        return text
 
     def discard(self) -> None:
         for tmp in self._temps.values():
@@ -213,7 +227,11 @@ class OutputUnit:
                 if tmp.is_dir() and target.is_dir() and not target.is_symlink():
                     old = temp_path_for(target)  # a folder cannot be replaced in one rename
                     os.replace(target, old)
-                    os.replace(tmp, target)
+                    try:
+                        os.replace(tmp, target)
+                    except OSError:
+                        os.replace(old, target)
+                        raise
                     _remove(old)
                 else:
                     os.replace(tmp, target)

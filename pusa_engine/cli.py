@@ -59,8 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     g = sub.add_parser("generate", help="generate one video")
-    g.add_argument("--model", type=Path, help="Wan2.1-T2V-14B folder (default: the built-in demo model)")
-    g.add_argument("--lora", type=Path, help="Pusa LoRA file, e.g. pusa_v1.pt (default: the demo model's)")
+    g.add_argument("--model", type=_optional_path, help="Wan2.1-T2V-14B folder (default: the built-in demo model)")
+    g.add_argument("--lora", type=_optional_path, help="Pusa LoRA file, e.g. pusa_v1.pt (default: the demo model's)")
     g.add_argument("--lora-alpha", type=float, default=1.4)
     g.add_argument("--prompt", required=True)
     g.add_argument("--negative-prompt", default=WAN_NEGATIVE_PROMPT)
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cond-slots", help="latent slots taken from --cond-video, e.g. 0,1,2,3")
     g.add_argument("--cond-noise", help="noise multiplier per slot, e.g. 0.0,0.3,0.4,0.5")
     g.add_argument("--out", type=Path, required=True, help="FILE.mp4; the JSON sidecar goes beside it")
+    g.add_argument("--overwrite", action="store_true", help="replace --out (and its sidecar) if it exists")
     g.add_argument("--trace", type=Path, help="FILE.safetensors with the final latents and the timesteps")
     g.add_argument("--png-frames", action="store_true", help="also write every frame as PNG")
     g.add_argument("--plan", default="auto", help="device plan: auto, cpu, cuda:0, ...")
@@ -89,8 +90,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("validate", help="check a model folder and LoRA without loading them")
     v.add_argument("--model", type=Path, required=True)
-    v.add_argument("--lora", type=Path)
+    v.add_argument("--lora", type=_optional_path, help="empty or left out: no LoRA")
     return p
+
+
+def _optional_path(text: str) -> Path | None:
+    """An empty value ("" from a script's empty variable) means "not given", not the current folder."""
+    return Path(text) if text.strip() else None
+
+
+def join_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`--keyframe -4:a.png:0.2` as `--keyframe=-4:a.png:0.2`: argparse takes a value starting with '-'
+    for an option unless it is joined; the request then says what is wrong with frame -4."""
+    options: dict[str, bool] = {}  # option string -> takes a value
+    for action in _all_actions(parser):
+        for name in action.option_strings:
+            options[name] = action.nargs != 0
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if (options.get(arg) and i + 1 < len(argv) and argv[i + 1].startswith("-") and argv[i + 1] not in options
+                and argv[i + 1].split("=", 1)[0] not in options):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    actions = list(parser._actions)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                actions += _all_actions(sub)
+    return actions
 
 
 def request_from_args(a: argparse.Namespace) -> GenerationRequest:
@@ -102,6 +138,8 @@ def request_from_args(a: argparse.Namespace) -> GenerationRequest:
                                _numbers(a.cond_noise, float, "--cond-noise"))
     elif a.cond_slots or a.cond_noise:
         raise CliError("--cond-slots and --cond-noise need --cond-video")
+    if a.out.is_dir():
+        raise CliError(f"--out {a.out} is a folder: give a file name ending in .mp4, e.g. {a.out / 'video.mp4'}")
     if a.out.suffix.lower() != ".mp4":
         raise CliError(f"--out {a.out}: the output must be an .mp4 file")
     return GenerationRequest(
@@ -117,29 +155,47 @@ def _print_event(event) -> None:
         print(f"step {event.step}/{event.total}  {event.seconds_this_step:.2f}s  eta {event.eta_seconds:.0f}s",
               file=sys.stderr)
     elif isinstance(event, PhaseProgress) and event.done == 0:
-        print(f"{event.phase.value}...", file=sys.stderr)
+        eta = f" (about {event.eta_seconds:.0f}s)" if event.eta_seconds is not None else ""
+        print(f"{event.phase.value}...{eta}", file=sys.stderr)
+
+
+def check_output_path(a: argparse.Namespace) -> None:
+    """Before any model loads: where the results go, and whether that would replace a file."""
+    from .atomic_files import check_outputs, sidecar_path_for
+
+    if (a.out.exists() or a.out.is_symlink()) and not a.overwrite:
+        sidecar = sidecar_path_for(a.out).name
+        raise CliError(f"--out {a.out} already exists: add --overwrite to replace it (and {sidecar}), "
+                       "or choose another name")
+    check_outputs(a.out, png_dir=a.out.with_suffix("") if a.png_frames else None, trace=a.trace)
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
+    from .media import check_input_file
+
     req = request_from_args(a)
     req.validate()
     for kf in req.keyframes:
-        if not Path(kf.image).is_file():
-            raise CliError(f"--keyframe image {kf.image} does not exist")
-    if req.video is not None and not Path(req.video.video).is_file():
-        raise CliError(f"--cond-video {req.video.video} does not exist")
+        check_input_file(kf.image, "image")
+    if req.video is not None:
+        check_input_file(req.video.video, "video")
+    check_output_path(a)
     model, lora = a.model, a.lora
     if model is None:
         from .demo_model import ensure_demo_model
 
         model, demo_lora = ensure_demo_model(default_demo_dir())
         lora = lora or demo_lora
-        print(f"no --model given: using the built-in demo model in {model} (its videos are noise)", file=sys.stderr)
+        if not a.quiet:
+            print(f"no --model given: using the built-in demo model in {model} (its videos are noise)",
+                  file=sys.stderr)
     from .engine import Engine
     from .loader import check_model_files
 
     check_model_files(model, lora)  # every problem at once, before any other output
     engine = Engine(model, lora, plan=a.plan)
+    engine.load()
+    req.validate(engine.size_limit())  # what this machine's memory allows
     if not a.quiet:
         print(f"device plan: {engine.plan_description}", file=sys.stderr)
     for m in req.slot_mapping():
@@ -151,7 +207,8 @@ def cmd_generate(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(join_dash_values(list(sys.argv[1:] if argv is None else argv), parser))
     try:
         if args.command == "make-demo-model":
             from .demo_model import write_demo_model
@@ -170,6 +227,13 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_generate(args)
     except (PusaError, CliError, ValueError) as e:
         sys.stderr.write("pusa-engine: error: " + str(e).replace("\n", "; ") + "\n")
+        return 1
+    except OSError as e:  # a file or folder the checks above could not foresee
+        where = f" {e.filename}" if e.filename else ""
+        sys.stderr.write(f"pusa-engine: error:{where} {e.strerror or e}: check the path and its permissions\n")
+        return 1
+    except MemoryError:
+        sys.stderr.write("pusa-engine: error: the computer ran out of memory: try fewer frames or a smaller size\n")
         return 1
     except JobCancelled:
         sys.stderr.write("pusa-engine: cancelled\n")

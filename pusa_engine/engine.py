@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import platform
 import time
 from collections.abc import Iterator
@@ -18,9 +19,10 @@ import numpy as np
 import torch
 
 from . import __version__
+from .atomic_files import OutputUnit, check_outputs, remove_stale_temps
 from .devices import DevicePlan, Prompts, available_plans, choose_plan
 from .dit import embed_context
-from .errors import InputMediaError, OutOfMemoryError
+from .errors import InputMediaError, OutOfMemoryError, OutputError
 from .events import CancelToken, EventCallback, JobResult, Phase, PhaseProgress, StepProgress
 from .loader import check_model_files, load_dit, load_text_encoder, load_tokenizer, load_vae
 from .lora import MergedLora, load_lora_state
@@ -34,9 +36,10 @@ from .media import (
     write_png_frames,
 )
 from .model_files import ModelFolder
-from .request import GenerationRequest, slot_of_pixel_frame
+from .request import GenerationRequest, SizeLimit, slot_of_pixel_frame
 from .sampler import Conditioning, SampleResult, StepInfo, sample
 from .vae_ops import LatentPreview, decode_latents, encode_video
+from .validation import lora_path_or_none
 
 __all__ = ["Engine", "available_plans"]
 
@@ -48,10 +51,11 @@ def _noop(_event) -> None:
 class Engine:
     def __init__(self, model_dir: str | Path, lora_path: str | Path | None, plan: str = "auto"):
         self.folder = ModelFolder(Path(model_dir))
-        self.lora_path = Path(lora_path) if lora_path else None
+        self.lora_path = lora_path_or_none(lora_path)
         self.plan: DevicePlan = choose_plan(plan)
         self.loaded = False
         self._prompt_cache: dict[str, torch.Tensor] = {}
+        self._decode_rate: float | None = None  # seconds per latent voxel (F*h*w), measured on the last decode
 
     @property
     def plan_description(self) -> str:
@@ -171,7 +175,7 @@ class Engine:
         if not self.loaded:
             self.load(on_event, cancel)
         emit = on_event or _noop
-        request.validate()
+        request.validate(self.size_limit())
         req = request.with_seed()
         try:
             with torch.no_grad():
@@ -181,12 +185,11 @@ class Engine:
                 noise = self.make_noise(req)
                 denoise = self.plan.denoiser(self.dit, prompts, req.cfg,
                                              weights_version=self.lora.alpha if self.lora is not None else None)
+                steps = self._step_reporter(emit, req)
                 result = sample(denoise, noise, conds, req.steps, req.shift, self.plan.dtype,
-                                on_step=self._step_reporter(emit), cancel=cancel)
+                                on_step=steps, cancel=cancel)
                 del prompts, conds, noise, denoise
-                emit(PhaseProgress(Phase.DECODING, 0, req.latent_frames, ""))
-                video = decode_latents(self.vae, result.latents, cancel=cancel,
-                                       progress=lambda d, t: emit(PhaseProgress(Phase.DECODING, d, t, "")))
+                video = self._decode(req, result.latents, emit, cancel, steps.seconds_per_step)
             return req, SampleResult(result.latents.cpu(), result.timesteps), video
         except torch.cuda.OutOfMemoryError as e:
             raise OutOfMemoryError(
@@ -200,24 +203,37 @@ class Engine:
 
     def generate(self, request: GenerationRequest, out_path: str | Path, on_event: EventCallback | None = None,
                  cancel: CancelToken | None = None, trace_path: str | Path | None = None) -> JobResult:
-        """Run a request and write the MP4, its JSON sidecar (and PNG frames if asked) atomically."""
+        """Run a request and write the MP4, its JSON sidecar, PNG frames (if asked) and trace as one unit.
+
+        The output paths are checked before the job runs; everything is written to temporaries and
+        renamed into place only when all of it succeeded, the sidecar last (see atomic_files.OutputUnit).
+        """
         start = time.perf_counter()
         emit = on_event or _noop
-        req, result, video = self.run(request, on_event, cancel)
         out_path = Path(out_path)
-        emit(PhaseProgress(Phase.WRITING, 0, 1, out_path.name))
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        write_mp4(video, out_path, req.fps)
-        png_dir = write_png_frames(video, out_path.with_suffix("")) if req.save_png_frames else None
-        if trace_path is not None:
-            save_trace(result, Path(trace_path))
-        seconds = time.perf_counter() - start
-        settings = self.sidecar(req, seconds)
-        sidecar = out_path.with_suffix(".json")
-        write_json_atomic(settings, sidecar)
-        emit(PhaseProgress(Phase.WRITING, 1, 1, out_path.name))
-        return JobResult(str(out_path), str(sidecar), req.seed, video.shape[0], req.fps, seconds,
-                         png_dir, settings)
+        png_dir = out_path.with_suffix("") if request.save_png_frames else None
+        trace = Path(trace_path) if trace_path is not None else None
+        check_outputs(out_path, png_dir=png_dir, trace=trace)
+        for folder in {out_path.parent, *([trace.parent] if trace else [])}:
+            remove_stale_temps(folder)
+        req, result, video = self.run(request, on_event, cancel)
+        parts = 2 + (png_dir is not None) + (trace is not None)
+        emit(PhaseProgress(Phase.WRITING, 0, parts, out_path.name))
+        with OutputUnit(out_path) as unit:
+            write_mp4(video, unit.temp_for(out_path), req.fps)
+            emit(PhaseProgress(Phase.WRITING, 1, parts, out_path.name))
+            if png_dir is not None:
+                write_png_frames(video, unit.temp_for(png_dir))
+                emit(PhaseProgress(Phase.WRITING, 2, parts, png_dir.name))
+            if trace is not None:
+                save_trace(result, unit.temp_for(trace))
+                emit(PhaseProgress(Phase.WRITING, parts - 1, parts, trace.name))
+            seconds = time.perf_counter() - start
+            settings = self.sidecar(req, seconds)
+            write_json_atomic(settings, unit.temp_for(unit.sidecar))
+        emit(PhaseProgress(Phase.WRITING, parts, parts, out_path.name))
+        return JobResult(str(out_path), str(unit.sidecar), req.seed, video.shape[0], req.fps, seconds,
+                         str(png_dir) if png_dir is not None else None, settings)
 
     def sidecar(self, req: GenerationRequest, seconds: float) -> dict:
         """Everything needed to regenerate the same video."""
@@ -231,32 +247,116 @@ class Engine:
             "slot_mapping": [m.__dict__ for m in req.slot_mapping()],
             "model_files": files,
             "engine": {"pusa_engine": __version__, "diffsynth": getattr(diffsynth, "__version__", "2.1.12"),
-                       "torch": torch.__version__, "python": platform.python_version(),
+                       "torch": str(torch.__version__), "python": platform.python_version(),
                        "plan": self.plan_description},
             "seconds": round(seconds, 3),
         }
 
-    def _step_reporter(self, emit: EventCallback):
-        started = time.perf_counter()
-        last = [started]
+    # ---- memory and time estimates ----------------------------------------------------------------
+    def size_limit(self) -> SizeLimit:
+        """The largest job this machine can run now, from the free memory where the DiT and VAE work."""
+        dit_dev, vae_dev = self.plan.dit_devices[0], self.plan.vae_device
+        elem = torch.finfo(self.plan.dtype).bits // 8
+        dim, ffn_dim = self.dit.dim, self.dit.blocks[0].ffn[0].out_features
+        # the residual stream, q/k/v and their rotated float32 copies, attention and cross-attention
+        # outputs, and the FFN's hidden layer before and after its activation, per token (SDPA is linear)
+        per_token = (12 * dim + 2 * ffn_dim) * elem + 4 * dim * 4
+        # the decoder's full-resolution stage: its channels over 4 frames, ~16 live buffers (measured:
+        # 21 KB per pixel for the real VAE in float32 on the CPU)
+        per_pixel = self.vae.model.dim * 4 * elem * 16 + 3 * 4
+        dit_free, vae_free = _free_bytes(dit_dev), _free_bytes(vae_dev)
+        where = _device_words(dit_dev, dit_free)
+        return SizeLimit(max_tokens=max(1, int(0.8 * dit_free / per_token)),
+                         max_pixels=max(256, int(0.8 * vae_free / per_pixel)), where=where)
 
-        def on_step(info: StepInfo) -> None:
-            preview = self.preview(info.clean_estimate())  # copying it to the host waits for the step
-            now = time.perf_counter()
-            this, last[0] = now - last[0], now
-            per_step = (now - started) / (info.index + 1)
-            emit(StepProgress(info.index + 1, info.total, this, per_step, per_step * (info.total - info.index - 1),
-                              info.timesteps.tolist(), preview))
+    def estimate_decode_seconds(self, req: GenerationRequest, seconds_per_step: float) -> float:
+        """The VAE decode of this request: the rate measured on this engine's last decode, else one step."""
+        if self._decode_rate is None:
+            return seconds_per_step
+        return self._decode_rate * req.latent_frames * (req.height // 8) * (req.width // 8)
 
-        return on_step
+    def _decode(self, req: GenerationRequest, latents: torch.Tensor, emit: EventCallback,
+                cancel: CancelToken | None, seconds_per_step: float) -> np.ndarray:
+        total = latents.shape[2]
+        estimate = self.estimate_decode_seconds(req, seconds_per_step)
+        start = time.perf_counter()
+        first = [0.0]  # when the first chunk (one pixel frame, cheaper than the rest) finished
+
+        def progress(done: int, _total: int) -> None:
+            elapsed = time.perf_counter() - start
+            if done == 1:
+                first[0] = elapsed
+            if done >= 2:
+                eta = (elapsed - first[0]) / (done - 1) * (total - done)
+            else:
+                eta = max(estimate - elapsed, elapsed * (total - done))
+            emit(PhaseProgress(Phase.DECODING, done, total, "", eta_seconds=eta))
+
+        emit(PhaseProgress(Phase.DECODING, 0, total, "", eta_seconds=estimate))
+        video = decode_latents(self.vae, latents, cancel=cancel, progress=progress)
+        self._decode_rate = (time.perf_counter() - start) / (total * latents.shape[3] * latents.shape[4])
+        return video
+
+    def _step_reporter(self, emit: EventCallback, req: GenerationRequest) -> _StepReporter:
+        return _StepReporter(self, emit, req)
+
+
+class _StepReporter:
+    """StepProgress per step; its ETA covers the remaining steps and the VAE decode after them."""
+
+    def __init__(self, engine: Engine, emit: EventCallback, req: GenerationRequest) -> None:
+        self.engine, self.emit, self.req = engine, emit, req
+        self.started = self.last = time.perf_counter()
+        self.seconds_per_step = 0.0
+
+    def __call__(self, info: StepInfo) -> None:
+        preview = self.engine.preview(info.clean_estimate())  # copying it to the host waits for the step
+        now = time.perf_counter()
+        this, self.last = now - self.last, now
+        self.seconds_per_step = (now - self.started) / (info.index + 1)
+        eta = self.seconds_per_step * (info.total - info.index - 1) + \
+            self.engine.estimate_decode_seconds(self.req, self.seconds_per_step)
+        self.emit(StepProgress(info.index + 1, info.total, this, self.seconds_per_step, eta,
+                               info.timesteps.tolist(), preview))
 
 
 def save_trace(result: SampleResult, path: Path) -> None:
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({"latents": result.latents.float().contiguous(), "timesteps": result.timesteps.float().contiguous()},
-              str(path))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"latents": result.latents.float().contiguous(),
+                   "timesteps": result.timesteps.float().contiguous()}, str(path))
+    except (OSError, SafetensorError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise OutputError(f"Could not write the trace {path} ({reason}): free some space or choose another "
+                          "folder") from e
+
+
+def _free_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return 16 * 2**30
+
+
+def _device_words(device: torch.device, free: int) -> str:
+    what = f"the GPU {device}" if device.type == "cuda" else "this computer's memory"
+    return f"{what} ({free / 2**30:.1f} GB free)"
 
 
 def _pixels(images) -> torch.Tensor:

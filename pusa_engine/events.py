@@ -21,12 +21,16 @@ class Phase(str, Enum):
 
 @dataclass
 class PhaseProgress:
-    """Progress inside a phase: `done` of `total` units (tiles, chunks, prompts)."""
+    """Progress inside a phase: `done` of `total` units (tiles, chunks, prompts).
+
+    `eta_seconds`: the estimated seconds left in this phase, where the engine has one (decoding).
+    """
 
     phase: Phase
     done: int
     total: int
     message: str = ""
+    eta_seconds: float | None = None
 
 
 @dataclass
@@ -37,7 +41,7 @@ class StepProgress:
     total: int
     seconds_this_step: float
     seconds_per_step: float  # mean so far
-    eta_seconds: float
+    eta_seconds: float  # the remaining steps plus the VAE decode after them
     timesteps: list[float]  # what each latent frame was given at this step
     preview: np.ndarray | None = None
 

@@ -16,8 +16,8 @@ from diffsynth.models.wan_video_vae import WanVideoVAE
 from safetensors import safe_open
 
 from .errors import ModelFilesError
-from .file_headers import Shapes, unwrap_state_dict
-from .model_files import DEFAULT_TEXT_DIM, ModelFolder
+from .file_headers import Shapes, read_torch_state
+from .model_files import DEFAULT_TEXT_DIM, WAN_SOURCE, ModelFolder, remote_code_problems
 from .networks import T5Dims, VAEDims, build_dit, build_text_encoder, build_vae_network, wan_vae_with_network
 from .validation import validate_model_files
 
@@ -62,7 +62,7 @@ def load_vae(folder: ModelFolder, dtype: torch.dtype, device: torch.device) -> W
 def _load_pth_into(path: Path, build: Callable[[Shapes], torch.nn.Module], dtype: torch.dtype,
                    device: torch.device) -> torch.nn.Module:
     """Build a network sized from a .pth file's shapes (on meta), then place each tensor on device/dtype."""
-    state = _load_pth(path)
+    state = read_torch_state(path, WAN_SOURCE)
     model = build({k: tuple(v.shape) for k, v in state.items()})
     for key, tensor in state.items():
         _assign(model, key, tensor.to(device=device, dtype=dtype))
@@ -71,23 +71,23 @@ def _load_pth_into(path: Path, build: Callable[[Shapes], torch.nn.Module], dtype
 
 
 def load_tokenizer(folder: ModelFolder) -> HuggingfaceTokenizer:
+    """The umt5 tokenizer from local files only; a folder asking to run its own code is refused first,
+    so transformers never prompts "run the custom code? [y/N]" and nothing from the folder runs."""
+    unsafe = remote_code_problems(folder)
+    if unsafe:
+        raise ModelFilesError(unsafe)
     try:
-        return HuggingfaceTokenizer(name=str(folder.tokenizer_dir), seq_len=PROMPT_TOKENS, clean="whitespace")
-    except Exception as e:  # noqa: BLE001
-        raise ModelFilesError(f"the tokenizer in {folder.tokenizer_dir} cannot be loaded ({e}); copy it again") from e
+        return HuggingfaceTokenizer(name=str(folder.tokenizer_dir), seq_len=PROMPT_TOKENS, clean="whitespace",
+                                    trust_remote_code=False, local_files_only=True)
+    except Exception as e:  # noqa: BLE001 - transformers raises many types; none of their text is for users
+        raise ModelFilesError(f"the tokenizer in {folder.tokenizer_dir} cannot be loaded ({type(e).__name__}): "
+                              f"copy google/umt5-xxl again from {WAN_SOURCE}") from e
 
 
-def check_model_files(model_dir: Path, lora_path: Path | None) -> None:
+def check_model_files(model_dir: Path, lora_path: Path | str | None) -> None:
     problems = validate_model_files(model_dir, lora_path)
     if problems:
         raise ModelFilesError(problems)
-
-
-def _load_pth(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        return unwrap_state_dict(torch.load(path, map_location="cpu", mmap=True, weights_only=True))
-    except Exception as e:  # noqa: BLE001
-        raise ModelFilesError(f"{path} cannot be read ({e}): download it again") from e
 
 
 def _assign(model: torch.nn.Module, key: str, tensor: torch.Tensor) -> None:

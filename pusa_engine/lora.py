@@ -13,7 +13,8 @@ from pathlib import Path
 import torch
 
 from .errors import ModelFilesError
-from .file_headers import Shapes, unwrap_state_dict
+from .file_headers import Shapes, check_regular_file, read_torch_state
+from .model_files import LORA_SOURCE
 
 _PREFIXES = ("base_model.model.", "diffusion_model.", "model.", "transformer.")
 _PEFT = re.compile(r"^(?P<layer>.+)\.lora_(?P<part>A|B)(?:\.default)?\.weight$")
@@ -87,16 +88,16 @@ def lora_problems(lora_shapes: Shapes, linear_shapes: dict[str, tuple[int, int]]
 
 
 def load_lora_state(path: Path) -> dict[str, torch.Tensor]:
-    if not path.exists():
-        raise ModelFilesError(f"LoRA file {path} is missing")
+    if path.suffix != ".safetensors":
+        return read_torch_state(path, LORA_SOURCE, "LoRA file")
+    check_regular_file(path, "LoRA file", LORA_SOURCE)
     try:
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+        from safetensors.torch import load_file
 
-            return load_file(str(path))
-        return unwrap_state_dict(torch.load(path, map_location="cpu", mmap=True, weights_only=True))
-    except Exception as e:  # noqa: BLE001
-        raise ModelFilesError(f"LoRA file {path} cannot be read ({e}): download it again") from e
+        return load_file(str(path))
+    except Exception as e:  # noqa: BLE001 - the library's text is not for users
+        raise ModelFilesError(f"LoRA file {path} is damaged or not a checkpoint; "
+                              f"download it again from {LORA_SOURCE}") from e
 
 
 class MergedLora:

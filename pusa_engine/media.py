@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -24,6 +23,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .atomic_files import temp_path_for
 from .errors import InputMediaError, OutputError
 from .request import FitMode
 
@@ -52,6 +52,11 @@ def is_video_path(path: StrPath) -> bool:
     return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
+def check_input_file(path: StrPath, kind: Literal["image", "video"]) -> Path:
+    """The path of an image or video that exists and is a regular file; else one InputMediaError line."""
+    return _existing_file(path, kind)
+
+
 def _existing_file(path: StrPath, kind: Literal["image", "video"]) -> Path:
     p = Path(path)
     hint = _IMAGE_HINT if kind == "image" else _VIDEO_HINT
@@ -61,6 +66,8 @@ def _existing_file(path: StrPath, kind: Literal["image", "video"]) -> Path:
         )
     if p.is_dir():
         raise InputMediaError(f"{p} is a folder, not a{'n' if kind == 'image' else ''} {kind} file. {hint}")
+    if not p.is_file():  # a FIFO or device: opening it could block forever
+        raise InputMediaError(f"{p} is not a regular file (a pipe, socket or device). {hint}")
     return p
 
 
@@ -329,7 +336,7 @@ def _atomic_target(path: StrPath) -> Iterator[Path]:
     if not folder.is_dir():
         reason = "the folder does not exist" if not folder.exists() else "its parent is not a folder"
         raise _output_error(target, reason)
-    tmp = folder / f"{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = temp_path_for(target)
     try:
         yield tmp
         fd = os.open(tmp, os.O_RDWR)
@@ -451,8 +458,9 @@ def write_png_frames(frames: np.ndarray, folder: StrPath) -> str:
 
 
 def write_json_atomic(data: dict[str, Any], path: StrPath) -> None:
-    """JSON with indent 2, written atomically. A value that is not JSON-serialisable raises TypeError."""
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """JSON with indent 2, written atomically. A value that is not JSON-serialisable raises TypeError,
+    NaN or infinity ValueError (the file would not be valid JSON)."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     with _atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,10 @@ DIT_SINGLE_FILE = "diffusion_pytorch_model.safetensors"
 T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
 VAE_FILE = "Wan2.1_VAE.pth"
 TOKENIZER_DIR = "google/umt5-xxl"
+
+# Where each file comes from (README's download table), for "download it again from ...".
+WAN_SOURCE = "Hugging Face Wan-AI/Wan2.1-T2V-14B"
+LORA_SOURCE = "Hugging Face RaphaelLiu/PusaV1"
 
 # Released shapes of the DiT that config.json does not state.
 DEFAULT_TEXT_DIM = 4096
@@ -88,12 +93,9 @@ class ModelFolder:
         return self.root / DIT_INDEX_FILE
 
     def read_config(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.config_path.read_text())
-        except FileNotFoundError as e:
-            raise ModelFilesError(f"{self.config_path} is missing: is {self.root} a Wan2.1-T2V model folder?") from e
-        except (OSError, ValueError) as e:
-            raise ModelFilesError(f"{self.config_path} is not valid JSON ({e}); download it again") from e
+        if not self.config_path.exists():
+            raise ModelFilesError(f"{self.config_path} is missing: is {self.root} a Wan2.1-T2V model folder?")
+        return read_json_object(self.config_path, WAN_SOURCE)
 
     def dit_config(self, text_dim: int = DEFAULT_TEXT_DIM) -> DiTConfig:
         cfg = self.read_config()
@@ -114,10 +116,12 @@ class ModelFolder:
     def dit_shards(self) -> dict[str, list[str]]:
         """Shard file name -> tensor names, from the index (or the single-file layout)."""
         if self.index_path.exists():
-            try:
-                weight_map: dict[str, str] = json.loads(self.index_path.read_text())["weight_map"]
-            except (OSError, ValueError, KeyError) as e:
-                raise ModelFilesError(f"{self.index_path} is not a valid shard index ({e}); download it again") from e
+            weight_map = read_json_object(self.index_path, WAN_SOURCE).get("weight_map")
+            if not isinstance(weight_map, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) and v and "/" not in v and v not in (".", "..")
+                    for k, v in weight_map.items()):
+                raise ModelFilesError(f"{self.index_path} is not a valid shard index (no weight_map of tensor "
+                                      f"names to shard files): download it again from {WAN_SOURCE}")
             shards: dict[str, list[str]] = {}
             for key, shard in weight_map.items():
                 shards.setdefault(shard, []).append(key)
@@ -127,3 +131,66 @@ class ModelFolder:
         raise ModelFilesError(
             f"{self.root} has no {DIT_INDEX_FILE} (nor {DIT_SINGLE_FILE}): the DiT weights are missing"
         )
+
+
+def regular_file_problem(path: Path, what: str, source: str) -> str | None:
+    """Why `path` cannot be read as a file, or None. Never opens it: opening a FIFO would block.
+
+    `what` names the file for the user ("LoRA file"), or is empty when the path says enough.
+    """
+    name = f"{what} {path}" if what else str(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return f"{name} is missing: download it from {source}"
+    except OSError as e:
+        return f"{name} cannot be read ({e.strerror or e}): check its permissions"
+    if stat.S_ISDIR(mode):
+        return f"{name} is a folder, not a file: use the file itself, from {source}"
+    if not stat.S_ISREG(mode):
+        return f"{name} is not a regular file (a pipe, socket or device): use the file itself, from {source}"
+    return None
+
+
+def read_json_object(path: Path, source: str) -> dict[str, Any]:
+    """A JSON file that must hold an object; every failure is one ModelFilesError line."""
+    problem = regular_file_problem(path, "", source)
+    if problem:
+        raise ModelFilesError(problem)
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError) as e:
+        raise ModelFilesError(f"{path} is not valid JSON ({_first_line(e)}): download it again from {source}") from e
+    if not isinstance(data, dict):
+        raise ModelFilesError(f"{path} holds a JSON {type(data).__name__}, not an object: "
+                              f"download it again from {source}")
+    return data
+
+
+# transformers runs Python files from a model folder when a config names them under auto_map
+_REMOTE_CODE_FILES = ("tokenizer_config.json", "config.json", "processor_config.json", "preprocessor_config.json")
+
+
+def remote_code_problems(folder: ModelFolder) -> list[str]:
+    """One line naming the configs that ask to run code shipped in the folder; such a folder is never loaded."""
+    candidates = [folder.config_path] + [folder.tokenizer_dir / name for name in _REMOTE_CODE_FILES]
+    asking = []
+    for path in candidates:
+        try:
+            if not path.is_file():
+                continue
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue  # reported as damaged elsewhere
+        if isinstance(data, dict) and "auto_map" in data:
+            asking.append(str(path))
+    if not asking:
+        return []
+    return [f"{' and '.join(asking)} {'is' if len(asking) == 1 else 'are'} unsafe: "
+            f"{'it asks' if len(asking) == 1 else 'they ask'} to run Python code shipped in the model folder "
+            f"(auto_map), which Pusa Studio never does; replace the folder with the original from {WAN_SOURCE}"]
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return (lines[0] if lines else type(err).__name__)[:200]

@@ -30,6 +30,11 @@ NOISE_RANGE = (0.0, 1.0)
 CFG_RANGE = (1.0, 20.0)
 FPS_RANGE = (1, 60)
 MAX_SEED = 2**32 - 1
+# The DiT's rotary tables cover 1024 positions per axis: latent frames, and height and width in
+# 16-pixel patches (8x VAE, 2x2 patch).
+MAX_POSITIONS = 1024
+MAX_SIDE = 16 * MAX_POSITIONS
+MAX_FRAMES = 4 * (MAX_POSITIONS - 1) + 1
 
 
 def latent_frames(pixel_frames: int) -> int:
@@ -82,6 +87,44 @@ class SlotMapping:
     requested_frame: int | None = None
 
 
+@dataclass(frozen=True)
+class SizeLimit:
+    """What this machine can run, estimated by the engine from its free memory (see Engine.size_limit)."""
+
+    max_tokens: int  # latent tokens of the DiT: latent frames x (H/16) x (W/16)
+    max_pixels: int  # pixels of one frame the VAE can decode
+    where: str  # e.g. "the GPU cuda:0 (31.5 GB free)", said in the message
+
+    def problems(self, width: int, height: int, frames: int) -> list[str]:
+        per_frame = (width // 16) * (height // 16)
+        tokens = latent_frames(frames) * per_frame
+        frame_max = min(self.max_pixels, 256 * self.max_tokens)  # a token is 16x16 pixels
+        if width * height > frame_max:
+            return [f"{width}x{height} is too large for {self.where}: one frame may have at most about "
+                    f"{frame_max:,} pixels (e.g. {_example_size(frame_max, width, height)}); "
+                    "lower the width and height"]
+        if tokens > self.max_tokens:
+            most = 4 * (self.max_tokens // per_frame - 1) + 1
+            return [f"{width}x{height} with {frames} frames is too large for {self.where}: it needs {tokens:,} "
+                    f"latent tokens and the most is about {self.max_tokens:,} (at most {most} frames at this "
+                    "size); lower the frame count, width or height"]
+        return []
+
+
+def _example_size(max_pixels: int, width: int, height: int) -> str:
+    """The largest multiple-of-16 size with this aspect ratio that fits."""
+    scale = math.sqrt(max_pixels / (width * height))
+    w, h = max(16, int(width * scale) // 16 * 16), max(16, int(height * scale) // 16 * 16)
+    return f"{w}x{h}"
+
+
+def _finite(name: str, value: float, problems: list[str]) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        problems.append(f"{name} must be a finite number (got {value!r})")
+        return False
+    return True
+
+
 @dataclass
 class GenerationRequest:
     prompt: str
@@ -109,20 +152,35 @@ class GenerationRequest:
         seed = self.seed if self.seed is not None else random.randint(0, MAX_SEED)
         return GenerationRequest(**{**self.__dict__, "seed": seed})
 
-    def validate(self) -> None:
-        """Raise RequestError listing every problem with the request at once."""
+    def validate(self, limit: SizeLimit | None = None) -> None:
+        """Raise RequestError listing every problem with the request at once.
+
+        `limit` (from the engine) adds this machine's memory bound on width x height x frames.
+        """
         problems: list[str] = []
+        size_ok = True
         if self.width % 16 or self.height % 16 or self.width < 16 or self.height < 16:
             problems.append(f"width and height must be positive multiples of 16 (got {self.width}x{self.height})")
+            size_ok = False
+        elif self.width > MAX_SIDE or self.height > MAX_SIDE:
+            problems.append(f"width and height can be at most {MAX_SIDE} (got {self.width}x{self.height})")
+            size_ok = False
         if self.frames < 1 or (self.frames - 1) % 4:
             problems.append(f"frames must be 4n+1, like 49 or 81 (got {self.frames})")
+            size_ok = False
+        elif self.frames > MAX_FRAMES:
+            problems.append(f"frames can be at most {MAX_FRAMES} (got {self.frames})")
+            size_ok = False
+        if size_ok and limit is not None:
+            problems.extend(limit.problems(self.width, self.height, self.frames))
         if not STEPS_RANGE[0] <= self.steps <= STEPS_RANGE[1]:
             problems.append(f"steps must be between {STEPS_RANGE[0]} and {STEPS_RANGE[1]} (got {self.steps})")
-        if not CFG_RANGE[0] <= self.cfg <= CFG_RANGE[1]:
+        if _finite("cfg", self.cfg, problems) and not CFG_RANGE[0] <= self.cfg <= CFG_RANGE[1]:
             problems.append(f"cfg must be between {CFG_RANGE[0]} and {CFG_RANGE[1]} (got {self.cfg})")
-        if self.shift <= 0:
+        if _finite("shift", self.shift, problems) and self.shift <= 0:
             problems.append(f"shift must be positive (got {self.shift})")
-        if not LORA_ALPHA_RANGE[0] <= self.lora_alpha <= LORA_ALPHA_RANGE[1]:
+        if (_finite("LoRA alpha", self.lora_alpha, problems)
+                and not LORA_ALPHA_RANGE[0] <= self.lora_alpha <= LORA_ALPHA_RANGE[1]):
             problems.append(f"LoRA alpha must be between 0.1 and 5.0 (got {self.lora_alpha})")
         if not FPS_RANGE[0] <= self.fps <= FPS_RANGE[1]:
             problems.append(f"fps must be between {FPS_RANGE[0]} and {FPS_RANGE[1]} (got {self.fps})")
@@ -131,11 +189,15 @@ class GenerationRequest:
         if self.fit not in ("crop", "pad"):
             problems.append(f"fit must be 'crop' or 'pad' (got {self.fit!r})")
         for kf in self.keyframes:
-            if not 0 <= kf.frame < self.frames:
+            if kf.frame < 0:
+                problems.append(f"keyframe {kf.image} is at frame {kf.frame}: frames count from 0 "
+                                f"(the first frame) to {self.frames - 1} (the last); give a frame in that range")
+            elif kf.frame >= self.frames:
                 problems.append(
                     f"keyframe {kf.image} is at frame {kf.frame}, past the video's frames 0..{self.frames - 1}"
                 )
-            if not NOISE_RANGE[0] <= kf.noise <= NOISE_RANGE[1]:
+            if _finite(f"keyframe {kf.image}: noise", kf.noise, problems) and \
+                    not NOISE_RANGE[0] <= kf.noise <= NOISE_RANGE[1]:
                 problems.append(f"keyframe {kf.image}: noise must be between 0.0 and 1.0 (got {kf.noise})")
         if self.video is not None:
             v = self.video
@@ -152,7 +214,7 @@ class GenerationRequest:
                         f"of a {self.frames}-frame video"
                     )
             for m in v.noise:
-                if not NOISE_RANGE[0] <= m <= NOISE_RANGE[1]:
+                if _finite(f"video {v.video}: noise", m, problems) and not NOISE_RANGE[0] <= m <= NOISE_RANGE[1]:
                     problems.append(f"video {v.video}: noise must be between 0.0 and 1.0 (got {m})")
         slots = [slot_of_pixel_frame(kf.frame) for kf in self.keyframes]
         if self.video is not None:
@@ -194,4 +256,4 @@ class GenerationRequest:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import ModelFilesError
-from .file_headers import Shapes, safetensors_shapes, torch_file_shapes
+from .file_headers import Shapes, safetensors_shapes, torch_file_shapes, weight_file_shapes
 from .lora import lora_problems
-from .model_files import DEFAULT_TEXT_DIM, ModelFolder
+from .model_files import (
+    DEFAULT_TEXT_DIM,
+    LORA_SOURCE,
+    WAN_SOURCE,
+    ModelFolder,
+    regular_file_problem,
+    remote_code_problems,
+)
 from .networks import (
     T5Dims,
     VAEDims,
@@ -18,35 +26,50 @@ from .networks import (
     linear_shapes,
 )
 
+LoraPath = str | os.PathLike[str] | None
 
-def validate_model_files(model_dir: str | Path, lora_path: str | Path | None) -> list[str]:
+
+def lora_path_or_none(lora_path: LoraPath) -> Path | None:
+    """An empty LoRA field ("" from the app, or blanks) means no LoRA, not the current folder."""
+    if lora_path is None or (isinstance(lora_path, str) and not lora_path.strip()):
+        return None
+    return Path(lora_path)
+
+
+def validate_model_files(model_dir: str | Path, lora_path: LoraPath) -> list[str]:
     """Every problem found, in words a user can act on; an empty list means the files look loadable."""
     folder = ModelFolder(Path(model_dir))
     if not folder.root.is_dir():
+        if folder.root.exists():
+            return [f"model folder {folder.root} is a file, not a folder: choose the Wan2.1-T2V-14B folder"]
         return [f"model folder {folder.root} does not exist: choose the Wan2.1-T2V-14B folder in Settings"]
+    unsafe = remote_code_problems(folder)
+    if unsafe:
+        return unsafe  # nothing else in such a folder is worth reading
     problems: list[str] = []
     dit_shapes = _collect(problems, lambda: dit_file_shapes(folder))
-    text_dim = dit_shapes.get("text_embedding.0.weight", (0, DEFAULT_TEXT_DIM))[1] if dit_shapes else DEFAULT_TEXT_DIM
+    # the DiT's text width, only when every shard was read; otherwise nothing is compared against it
+    text_dim = dit_shapes["text_embedding.0.weight"][1] if dit_shapes and "text_embedding.0.weight" in dit_shapes \
+        else None
     dit = None
     try:
-        dit = build_dit(folder.dit_config(text_dim))
+        dit = build_dit(folder.dit_config(text_dim or DEFAULT_TEXT_DIM))
     except ModelFilesError as e:
         problems.extend(e.problems)
     if dit is not None and dit_shapes:
         problems.extend(compare_shapes("the DiT shards", expected_shapes(dit), dit_shapes))
-    t5_shapes = _collect(problems, lambda: torch_file_shapes(folder.t5_path))
+    t5_shapes = _collect(problems, lambda: torch_file_shapes(folder.t5_path, WAN_SOURCE, "the text encoder"))
     if t5_shapes:
         problems.extend(_t5_problems(folder, t5_shapes, text_dim))
-    vae_shapes = _collect(problems, lambda: torch_file_shapes(folder.vae_path))
+    vae_shapes = _collect(problems, lambda: torch_file_shapes(folder.vae_path, WAN_SOURCE, "the VAE"))
     if vae_shapes:
         problems.extend(_vae_problems(folder, vae_shapes))
-    problems.extend(_tokenizer_problems(folder))
-    if lora_path is not None:
-        lora_path = Path(lora_path)
-        lora_shapes = _collect(problems, lambda: (
-            safetensors_shapes(lora_path) if lora_path.suffix == ".safetensors" else torch_file_shapes(lora_path)))
-        if lora_shapes and dit is not None:
-            problems.extend(lora_problems(lora_shapes, linear_shapes(dit), lora_path))
+    problems.extend(tokenizer_problems(folder))
+    lora = lora_path_or_none(lora_path)
+    if lora is not None:
+        lora_shapes = _collect(problems, lambda: weight_file_shapes(lora, LORA_SOURCE, "LoRA file"))
+        if lora_shapes is not None and dit is not None:
+            problems.extend(lora_problems(lora_shapes, linear_shapes(dit), lora))
     return problems
 
 
@@ -63,7 +86,7 @@ def dit_file_shapes(folder: ModelFolder) -> Shapes:
         missing = [k for k in indexed_keys if k not in found]
         if missing:
             problems.append(f"{folder.root / shard} lacks {len(missing)} tensors its index lists "
-                            f"(e.g. {missing[0]}): download this shard again")
+                            f"(e.g. {missing[0]}): download this shard again from {WAN_SOURCE}")
         shapes.update(found)
     if problems:
         raise ModelFilesError(problems)
@@ -96,13 +119,14 @@ def _collect(problems: list[str], read):
         return None
 
 
-def _t5_problems(folder: ModelFolder, shapes: Shapes, text_dim: int) -> list[str]:
+def _t5_problems(folder: ModelFolder, shapes: Shapes, text_dim: int | None) -> list[str]:
     try:
         dims = T5Dims.from_shapes(shapes)
     except (KeyError, ValueError):
-        return [f"{folder.t5_path} is not the umt5-xxl encoder (its keys are not WanTextEncoder's): download it again"]
+        return [f"{folder.t5_path} is not the umt5-xxl encoder (its keys are not WanTextEncoder's): "
+                f"download it again from {WAN_SOURCE}"]
     problems = compare_shapes(str(folder.t5_path), expected_shapes(build_text_encoder(dims)), shapes)
-    if dims.dim != text_dim:
+    if text_dim is not None and dims.dim != text_dim:
         problems.append(f"{folder.t5_path} produces {dims.dim}-wide embeddings but the DiT expects {text_dim}: "
                         "the text encoder and DiT come from different models")
     return problems
@@ -112,14 +136,61 @@ def _vae_problems(folder: ModelFolder, shapes: Shapes) -> list[str]:
     try:
         dims = VAEDims.from_shapes(shapes)
     except (KeyError, ValueError):
-        return [f"{folder.vae_path} is not a Wan2.1 VAE: download Wan2.1_VAE.pth again"]
+        return [f"{folder.vae_path} is not a Wan2.1 VAE: download Wan2.1_VAE.pth again from {WAN_SOURCE}"]
     return compare_shapes(str(folder.vae_path), expected_shapes(build_vae_network(dims)), shapes)
 
 
-def _tokenizer_problems(folder: ModelFolder) -> list[str]:
+_TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "tokenizer_config.json", "special_tokens_map.json")
+
+
+def tokenizer_problems(folder: ModelFolder) -> list[str]:
+    """Each tokenizer file is parsed (no code runs), then the tokenizer is loaded the way the engine will."""
     tok = folder.tokenizer_dir
+    again = f"copy google/umt5-xxl again from {WAN_SOURCE}"
     if not tok.is_dir():
-        return [f"tokenizer folder {tok} is missing: copy google/umt5-xxl from the Wan2.1-T2V-14B download"]
-    if not any((tok / f).exists() for f in ("tokenizer.json", "spiece.model")):
-        return [f"tokenizer folder {tok} has neither tokenizer.json nor spiece.model: copy it again"]
-    return []
+        return [f"tokenizer folder {tok} is missing: {again}"]
+    unsafe = remote_code_problems(folder)
+    if unsafe:
+        return unsafe
+    present = [name for name in _TOKENIZER_FILES if (tok / name).exists() or (tok / name).is_symlink()]
+    if "tokenizer.json" not in present and "spiece.model" not in present:
+        return [f"tokenizer folder {tok} has neither tokenizer.json nor spiece.model: {again}"]
+    problems = []
+    for name in present:
+        path = tok / name
+        problem = regular_file_problem(path, "", WAN_SOURCE)
+        if problem is None and (damage := _parse_problem(path)):
+            problem = f"{path} {damage}: {again}"
+        if problem:
+            problems.append(problem)
+    if not problems:
+        from .loader import load_tokenizer  # the loader imports this module
+
+        try:
+            load_tokenizer(folder)
+        except ModelFilesError as e:
+            problems.extend(e.problems)
+    return problems
+
+
+def _parse_problem(path: Path) -> str | None:
+    """Why a tokenizer file is damaged, or None. Only data parsers: nothing here runs code from the file."""
+    try:
+        if path.name == "tokenizer.json":
+            from tokenizers import Tokenizer
+
+            Tokenizer.from_file(str(path))
+        elif path.name == "spiece.model":
+            import sentencepiece
+
+            sentencepiece.SentencePieceProcessor(model_proto=path.read_bytes())
+        else:
+            import json
+
+            if not isinstance(json.loads(path.read_bytes()), dict):
+                return "is damaged (not a JSON object)"
+    except ImportError:
+        return None
+    except Exception:  # noqa: BLE001 - every parser has its own error types; any means the file is bad
+        return "is damaged (it cannot be parsed)"
+    return None

@@ -522,3 +522,17 @@ def test_write_json_not_serialisable_writes_nothing(tmp_path):
     with pytest.raises(TypeError):
         write_json_atomic({"bad": object()}, tmp_path / "bad.json")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses a shell script as fake ffmpeg")
+def test_atomic_write_temp_names_this_process_so_a_later_start_can_sweep_it(tmp_path, monkeypatch):
+    from pusa_engine.atomic_files import temp_owner
+
+    record = tmp_path / "temp-name.txt"
+    script = tmp_path / "recording_ffmpeg.sh"
+    script.write_text(f'#!/bin/sh\nfor last; do :; done\necho "$last" > "{record}"\nexit 1\n')
+    script.chmod(0o755)
+    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", lambda: str(script))
+    with pytest.raises(OutputError):
+        write_mp4(solid_frames(2, 16, 16), tmp_path / "v.mp4", fps=16)
+    assert temp_owner(Path(record.read_text().strip())) == os.getpid()

@@ -49,9 +49,11 @@ def studio_home(tmp_path, monkeypatch, demo_model_cache) -> Path:
 
 @pytest.fixture
 def window(qtbot, studio_home):
+    from pusa_desktop import paths
     from pusa_desktop.main_window import MainWindow
+    from pusa_engine.jobs.inprocess import InProcessClient
 
-    win = MainWindow(interactive=False)
+    win = MainWindow(interactive=False, engine_client=InProcessClient(str(paths.demo_model_dir())))
     qtbot.addWidget(win)
     win.resize(1280, 720)
     win.show()

@@ -7,6 +7,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from pusa_desktop.model import Mode
+from pusa_desktop.timeline_geometry import TimelineGeometry, keyframe_noise_for_slot
 
 from .conftest import drop_files, frame_pos
 
@@ -58,6 +59,25 @@ def test_several_files_dropped_at_once_fill_the_next_free_slots(tiny, images):
     assert _slots(tiny) == {"start.png": 0, "middle.png": 1}
     drop_files(tiny.timeline, [images["end"]], frame_pos(tiny.timeline, 2))  # slot 1 is taken
     assert _slots(tiny)["end.png"] == 2
+    tiny.document.remove_keyframe(tiny.document.timeline.keyframes[0].id)
+    drop_files(tiny.timeline, [images["start"], images["text"], images["middle"]], frame_pos(tiny.timeline, 0))
+    assert _slots(tiny) == {"start.png": 0, "middle.png": 1, "end.png": 2}  # one message for the whole drop:
+    assert tiny.last_message == (
+        "No free latent slot at or after frame 0 for middle.png. Not an image or video, so not placed: "
+        "notes.txt. Drop PNG, JPEG or WebP images, or MP4 videos."
+    )
+
+
+def test_the_timeline_arithmetic_is_plain_python(tiny):
+    timeline = tiny.timeline
+    grid = TimelineGeometry(timeline.width(), tiny.document.settings.frames)
+    assert timeline.grid == grid
+    assert [grid.frame_at(grid.x_of_frame(frame)) for frame in range(9)] == list(range(9))
+    assert [grid.slot_at(grid.x_of_frame(frame)) for frame in (0, 1, 4, 5, 8)] == [0, 1, 1, 2, 2]
+    assert (timeline.slot_rect(1).left(), timeline.slot_rect(1).width()) == grid.slot_span(1)
+    assert timeline.slot_card_position(2).x() == grid.slot_card_x(2)
+    assert timeline.slot_rect(2).center().x() == grid.slot_span(2)[0] + (grid.slot_span(2)[1] - 1) // 2
+    assert (keyframe_noise_for_slot(0, 9), keyframe_noise_for_slot(2, 9)) == (0.2, 0.5)  # start and end frames
 
 
 def test_a_file_that_is_not_an_image_is_refused_with_a_message(tiny, images):

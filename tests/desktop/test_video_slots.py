@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from pusa_desktop.model import JobState
+from pusa_desktop.readiness import generate_blockers
 from pusa_engine.request import VideoCondition
 
 from .conftest import drop_files, frame_pos, wait_for_job_end
@@ -122,13 +123,29 @@ def test_completion_and_extension_presets_and_a_slot_added_by_hand(five_slots, c
     assert window.document.timeline.video is None
 
 
-def test_a_clip_of_the_wrong_length_is_explained(five_slots, clips, qtbot, images):
+def test_a_clip_shorter_than_its_slots_is_laid_only_where_it_has_frames(five_slots, clips, qtbot, images):
     window, timeline = five_slots, five_slots.timeline
-    drop_files(timeline, [clips["short"]], frame_pos(timeline, 0))
-    qtbot.waitUntil(lambda: timeline.clip_problem is not None, timeout=10_000)
-    assert "short.mp4 has 5 frames" in window.last_message and "up to 12" in window.last_message
+    drop = drop_files(timeline, [clips["short"]], frame_pos(timeline, 0))  # 5 frames; slots 0-3 need 13
+    assert drop.isAccepted()
+    assert _video(window) == ([0, 1], [0.0, 0.3]) and timeline.clip_slots_shown() == [0, 1]  # decoded at the drop
+    assert window.last_message == (
+        "short.mp4 has only 5 frames: laid on slots 0-1 only; slots 2-3 would need its frames up to 12, "
+        "so they were left off. Right-click a clip card for Completion; Delete removes a slot."
+    )
     qtbot.waitUntil(lambda: timeline.clip_card(1).has_thumbnail, timeout=10_000)
-    assert not timeline.clip_card(2).has_thumbnail and timeline.clip_card(2).thumbnail.text() == "no frame"
+    assert [_clip_frame_shown(timeline.clip_card(s)) for s in (0, 1)] == [0, 4] and timeline.clip_problem is None
+    lay = timeline.slot_menu(2).actions()[0]  # the clip has no frames for slot 2: offered, greyed, with the reason
+    assert not lay.isEnabled() and lay.text().endswith("(the clip has only 5 frames)")
+    assert window.runner.editor_request().video == VideoCondition(str(clips["short"]), [0, 1], [0.0, 0.3])
+
+    window.params.complete_button.click()  # Completion asks for the last slot, frames 13-16: explained
+    assert _video(window) == ([0, 4], [0.3, 0.3])
+    qtbot.waitUntil(lambda: timeline.clip_problem is not None, timeout=10_000)
+    assert "short.mp4 has 5 frames" in window.last_message and "up to 16" in window.last_message
+    blockers = generate_blockers(window.document.settings, window.document.timeline, clip_length=timeline.clips.length)
+    assert blockers == [
+        "short.mp4 has 5 frames, but slot 4 takes its frames up to 16: remove slot 4 or use a longer clip"
+    ]
 
     drop_files(timeline, [images["end"]], frame_pos(timeline, 16))  # a keyframe on slot 4
     drop_files(timeline, [clips["long"]], frame_pos(timeline, 0))

@@ -2,6 +2,7 @@
 
 The two-GPU plans run here with two CPU "devices": the same code paths (threads per device, the head
 exchange, block placement, block streaming), compared with the single-device result on the demo model.
+Per-model state (the second DiT, the block streamer, the text encoder's loan) lives on the plan object.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pusa_engine import devices as P
+from pusa_engine import plans as P
 from pusa_engine.dit import embed_context
 from pusa_engine.loader import load_dit
 from pusa_engine.model_files import ModelFolder
@@ -98,7 +99,7 @@ def test_replicas_follow_weight_changes(demo_model):
     dit = _fresh_dit(demo_model)
     plan = P.make_plan("cfg-parallel", [CPU, CPU])
     second = P.replicate(dit, CPU)  # stands for the copy on a second GPU
-    dit.__dict__["_pusa_replicas"] = {"version": 1.0, "copies": {"other": second}}
+    plan.use_replicas(dit, {"other": second}, weights_version=1.0)
     with torch.no_grad():
         dit.blocks[0].ffn[0].weight.mul_(2)
     assert not torch.equal(second.blocks[0].ffn[0].weight, dit.blocks[0].ffn[0].weight)
@@ -118,17 +119,84 @@ def test_plan_state_is_freed_with_the_model(demo_model):
     plan.prepare_dit(dit)
     with torch.no_grad():
         plan.denoiser(dit, _prompts(dit), 3.0)(*_step_inputs())
+    assert set(plan.model_state()) == {"_streamer"}  # held by the plan, not by the model
+    assert not any(k.startswith("_pusa_") for k in dit.__dict__)
     ref = weakref.ref(dit)
     del dit
     gc.collect()
     assert ref() is None
+    assert plan.model_state() == {}  # dropped with the model it belonged to
+
+
+def test_engine_close_frees_the_plan_state(demo_model):
+    """The engine owns its plan; closing the engine drops what the plan kept for the closed models."""
+    from pusa_engine.engine import Engine
+
+    eng = Engine(demo_model[0], demo_model[1], plan="cpu")
+    eng.plan = P.make_plan("offload", [CPU])
+    eng.load()
+    assert set(eng.plan.model_state()) == {"_streamer"}
+    eng.close()
+    assert eng.plan.model_state() == {}
+
+
+def test_text_encoder_loan_is_kept_on_the_plan(monkeypatch):
+    """A GPU text device (the loan lends to the CPU here, standing in): the loan lives on the plan, the
+    weights go home after encoding unless kept, and the loan goes when the encoder does."""
+    import gc
+
+    gpu = torch.device("cuda", 0)
+    lend = P.WeightsOnLoan.lend
+
+    def lend_here(loan, device):
+        lend(loan, CPU)
+        loan.device = device
+
+    monkeypatch.setattr(P.WeightsOnLoan, "lend", lend_here)
+    m = torch.nn.Linear(2, 2)
+    plan = P.make_plan("cpu", [CPU])
+    with plan.text_encoder_on(m, gpu):
+        assert plan.model_state()["_loan"].device == gpu
+    assert plan.model_state()["_loan"].device is None and "_pusa_loan" not in m.__dict__
+    plan.keep_text_encoder = True
+    with plan.text_encoder_on(m, gpu):
+        pass
+    loan = plan.model_state()["_loan"]
+    assert loan.device == gpu  # kept on its device between prompts
+    plan.release()  # given back before the state is dropped
+    assert loan.device is None and plan.model_state() == {}
+    with plan.text_encoder_on(m, gpu):
+        pass
+    assert set(plan.model_state()) == {"_loan"}
+    del m, loan
+    gc.collect()
+    assert plan.model_state() == {}
+
+
+def test_one_class_per_kind():
+    for kind, cls in P.PLAN_CLASSES.items():
+        devs = [CPU] * cls.min_devices
+        plan = P.make_plan(kind, devs)
+        assert type(plan) is cls and plan.kind == kind and isinstance(plan, P.DevicePlan)
+        assert plan.describe().startswith(P.KINDS[kind])
+    assert P.TWO_DEVICE_KINDS == ("cfg-parallel", "seq-split", "mem-split")
+    with pytest.raises(ValueError, match="unknown plan kind"):
+        P.make_plan("tpu", [CPU])
+
+
+def test_devices_module_keeps_the_engine_names():
+    from pusa_engine import devices
+
+    for name in ("DevicePlan", "Prompts", "available_plans", "choose_plan", "make_plan", "WeightsOnLoan"):
+        assert getattr(devices, name) is getattr(P, name)
 
 
 def test_replicate_copies_every_tensor(dit):
-    dit.__dict__["_pusa_replicas"] = {"version": None, "copies": {"x": object()}}
+    plan = P.make_plan("cfg-parallel", [CPU, CPU])
+    plan.use_replicas(dit, {"x": P.replicate(dit, CPU)})  # plan state for this DiT: on the plan, not copied
     rep = P.replicate(dit, CPU)
-    del dit.__dict__["_pusa_replicas"]
     assert "_pusa_replicas" not in rep.__dict__
+    assert set(plan.model_state()) == {"_replicas"} and not any(k.startswith("_pusa_") for k in dit.__dict__)
     for (n, a), (_, b) in zip(dit.state_dict().items(), rep.state_dict().items(), strict=True):
         assert torch.equal(a, b), n
         assert a.data_ptr() != b.data_ptr(), n
@@ -222,6 +290,7 @@ def test_text_encoder_on_cpu_plan_is_a_no_op():
     with plan.text_encoder_on(m):
         assert m.weight.data_ptr() == ptr
     assert "_pusa_loan" not in m.__dict__
+    assert plan.model_state() == {}
 
 
 # ---- the same code paths on a real GPU (skipped where there is none) ---------------------------------------

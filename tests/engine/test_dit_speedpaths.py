@@ -153,7 +153,9 @@ def test_speed_options_are_settable_and_restorable():
     assert D.get_speed_options() == before
 
 
-def test_forward_flops_match_spec_section_9():
+def test_forward_flops_of_the_14b_model():
+    """One 14B forward with 512 text tokens: 480p (21x30x52 tokens) 0.78 PFLOP linear + 0.88 attention =
+    1.68 PFLOP; 720p (21x45x80) 6.5 PFLOP, of which self-attention is 70-74 %."""
     c = WAN_14B_CONFIG
     f480 = D.forward_flops(21 * 30 * 52, 512, c.dim, c.ffn_dim, c.num_layers)
     lin, att = D.forward_flops_split(21 * 30 * 52, 512, c.dim, c.ffn_dim, c.num_layers)
