@@ -9,8 +9,8 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem, QWidget
 
 from .clip_frames import ClipFrameCache
+from .core.media_checks import image_file_problem, video_frames_readable
 from .images import is_image_file, is_video_file, thumbnail_of_file
-from .media_checks import image_file_problem, video_frames_readable
 
 
 class AssetBin(QListWidget):

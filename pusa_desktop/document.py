@@ -13,7 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from .model import (
+from .core.model import (
     GenerationSettings,
     Job,
     JobState,

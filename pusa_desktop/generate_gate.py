@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 from .app_settings import EngineConfig
 from .clip_frames import ClipFrameCache
+from .core.readiness import MODEL_READY, ModelFilesCheck, ModelStatus, blocker_summary, generate_blockers
 from .document import ProjectDocument
-from .readiness import MODEL_READY, ModelFilesCheck, ModelStatus, blocker_summary, generate_blockers
 
 MIN_WIDTH = 160
 

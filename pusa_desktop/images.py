@@ -8,7 +8,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
-from .media_checks import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from .core.media_checks import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 
 def is_image_file(path: str | Path) -> bool:

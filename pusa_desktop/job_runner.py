@@ -14,10 +14,10 @@ from pusa_engine.request import GenerationRequest
 
 from . import paths
 from .app_settings import AppSettings, EngineConfig
+from .core.model import Job, JobState, build_request, to_plain
 from .document import ProjectDocument
 from .engine_host import EngineHost
 from .images import save_thumbnail
-from .model import Job, JobState, build_request, to_plain
 
 
 class JobRunner(QObject):

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
 )
 
 from . import paths
+from .core.model import Job, JobState
 from .document import ProjectDocument
-from .model import Job, JobState
 
 STATE_MARKS = {
     JobState.QUEUED: "waiting",

@@ -36,20 +36,20 @@ from .aio import in_thread, spawn
 from .app_settings import AppSettings, EngineConfig
 from .asset_bin import AssetBin
 from .clip_frames import ClipFrameCache
+from .core.model import JobState, editor_state_from_request, fresh_project
+from .core.readiness import ModelFilesCheck, engine_file_check
+from .core.video_io import export_gif, export_mp4, export_png_frames
 from .document import ProjectDocument
 from .engine_host import EngineHost
 from .generate_gate import GenerateGate
 from .job_runner import JobRunner
 from .jobs_panels import HistoryPanel, QueuePanel
-from .model import JobState, editor_state_from_request, fresh_project
 from .params_panel import ParamsPanel
 from .player import PlayerPane
 from .progress_panel import ProgressPanel
 from .project_files import ProjectFiles
-from .readiness import ModelFilesCheck, engine_file_check
 from .settings_dialog import SettingsDialog
 from .timeline import TimelineWidget
-from .video_io import export_gif, export_mp4, export_png_frames
 
 log = logging.getLogger(__name__)
 MEDIA_FILTER = "Images and videos (*.png *.jpg *.jpeg *.webp *.bmp *.mp4 *.mov *.webm);;All files (*)"

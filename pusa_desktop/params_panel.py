@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 
 from pusa_engine.request import CFG_RANGE, FPS_RANGE, LORA_ALPHA_RANGE, MAX_SEED, STEPS_RANGE
 
+from .core.model import RESOLUTIONS, Mode, detect_mode
 from .document import ProjectDocument
-from .model import RESOLUTIONS, Mode, detect_mode
 
 CUSTOM = "Custom"
 

@@ -24,12 +24,12 @@ from pusa_engine.atomic_files import remove_stale_temps
 
 from . import paths
 from .app_settings import AppSettings
+from .core.model import JobState, fresh_project
+from .core.persistence import PROJECT_SUFFIX, ProjectFileError, load_project, project_to_dict, save_project
+from .core.project_reader import read_project
+from .core.recovery import settle_interrupted_jobs
+from .core.session_store import Autosave, InstanceSession, OrphanedSession, orphaned_sessions
 from .document import ProjectDocument
-from .model import JobState, fresh_project
-from .persistence import PROJECT_SUFFIX, ProjectFileError, load_project, project_to_dict, save_project
-from .project_reader import read_project
-from .recovery import settle_interrupted_jobs
-from .session_store import Autosave, InstanceSession, OrphanedSession, orphaned_sessions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

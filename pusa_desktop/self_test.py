@@ -46,8 +46,8 @@ def _sample_image(folder: Path) -> Path:
 
 async def _run(window, say: SelfTestLog, scratch: Path) -> int:
     from .app_settings import EngineConfig
+    from .core.video_io import read_video
     from .engine_host import job_outcome
-    from .video_io import read_video
 
     window.runner.engine_config_override = EngineConfig(plan="cpu")  # always the demo model
     window.document.update_settings(**SETTINGS)
@@ -97,7 +97,7 @@ def run_self_test() -> int:
             import qasync
 
             from . import __version__
-            from .app import create_application
+            from .application import create_application
             from .main_window import MainWindow
 
             say(

@@ -27,7 +27,7 @@ from pusa_engine.jobs.protocol import Answer, EngineSetup
 
 from .aio import spawn
 from .app_settings import AppSettings, lora_or_none
-from .readiness import EngineAsker, quick_model_problems
+from .core.readiness import EngineAsker, quick_model_problems
 
 DEFAULT_PLANS = ["auto", "cpu", "cuda:0"]
 

@@ -30,12 +30,9 @@ from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 from pusa_engine.request import latent_frames, pixel_frames_of_slot, slot_of_pixel_frame
 
 from .clip_frames import ClipFrameCache
-from .document import ProjectDocument
-from .images import is_image_file, is_video_file
-from .media_checks import image_file_problem
-from .model import clip_problem, snap_frame
-from .timeline_cards import ClipSlotCard, KeyframeCard, SlotCard
-from .timeline_geometry import (
+from .core.media_checks import image_file_problem
+from .core.model import clip_problem, snap_frame
+from .core.timeline_geometry import (
     CARD_HEIGHT,
     CARD_TOP,
     CLIP_CAPTION_HEIGHT,
@@ -53,6 +50,9 @@ from .timeline_geometry import (
     lay_clip,
     next_free_slot,
 )
+from .document import ProjectDocument
+from .images import is_image_file, is_video_file
+from .timeline_cards import ClipSlotCard, KeyframeCard, SlotCard
 
 __all__ = ["ClipSlotCard", "KeyframeCard", "SlotCard", "TimelineWidget"]
 

@@ -8,9 +8,9 @@ from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtGui import QContextMenuEvent, QImage, QKeyEvent, QMouseEvent, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSlider, QVBoxLayout, QWidget
 
+from .core.model import TimelineKeyframe, TimelineVideo
+from .core.timeline_geometry import CARD_HEIGHT, CARD_WIDTH, describe_clip_slot, describe_keyframe
 from .images import thumbnail_of_file
-from .model import TimelineKeyframe, TimelineVideo
-from .timeline_geometry import CARD_HEIGHT, CARD_WIDTH, describe_clip_slot, describe_keyframe
 
 SLIDER_STEPS = 100
 

@@ -107,7 +107,7 @@ class SimulatedUser:
 
     def lay_a_clip(self) -> None:
         """Video-to-video from an earlier result now and then; take it off again otherwise."""
-        from ..model import TimelineVideo
+        from ..core.model import TimelineVideo
 
         history = [j for j in self.document.project.history if j.result]
         if self.document.timeline.video is not None or not history or self.rng.random() < 0.5:
@@ -119,7 +119,7 @@ class SimulatedUser:
             self.document.set_video(TimelineVideo(video, [0, 1], [0.0, 0.3]))
 
     def _keep_queue_fed(self) -> None:
-        from ..model import JobState
+        from ..core.model import JobState
 
         if not any(job.state is JobState.QUEUED for job in self.document.project.queue):
             self.window.generate()
@@ -138,10 +138,10 @@ def run_app(minutes: float, seed: int) -> int:
     from PySide6.QtCore import QTimer
 
     from .. import paths
-    from ..app import create_application, setup_logging
     from ..app_settings import EngineConfig
+    from ..application import create_application, setup_logging
+    from ..core.model import JobState
     from ..main_window import MainWindow
-    from ..model import JobState
     from .stats import rss_mb
 
     faulthandler.enable()

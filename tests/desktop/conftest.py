@@ -105,7 +105,7 @@ def frame_pos(timeline, frame: int) -> QPoint:
 
 
 def wait_for_job_end(qtbot, window, job_id: str, timeout: int = JOB_TIMEOUT_MS) -> None:
-    from pusa_desktop.model import JobState
+    from pusa_desktop.core.model import JobState
 
     def ended() -> None:
         assert window.document.project.job(job_id).state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)

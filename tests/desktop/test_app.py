@@ -151,7 +151,7 @@ def test_the_shortcut_list_names_the_common_actions(window):
 
 
 def test_a_fresh_project_on_the_demo_model_starts_at_a_size_a_cpu_runs_in_seconds(window, tmp_path):
-    from pusa_desktop.model import DEMO_MODEL_SIZE
+    from pusa_desktop.core.model import DEMO_MODEL_SIZE
 
     settings = window.document.project.settings
     assert (settings.width, settings.height, settings.frames) == tuple(DEMO_MODEL_SIZE.values())

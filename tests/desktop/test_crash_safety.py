@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pusa_desktop.model import JobState
+from pusa_desktop.core.model import JobState
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +37,7 @@ def test_an_edit_is_on_disk_within_two_seconds(window, qtbot):
 
 
 def test_autosave_never_copies_media_and_hands_the_disk_work_to_a_thread(window, tmp_path):
-    from pusa_desktop.model import TimelineVideo
+    from pusa_desktop.core.model import TimelineVideo
 
     clip = tmp_path / "big-clip.mp4"
     with open(clip, "wb") as f:  # a 300 MB clip on the timeline (sparse: it costs no disk)
@@ -70,7 +70,7 @@ SECOND_INSTANCE = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from pusa_desktop.session_store import Autosave, InstanceSession
+    from pusa_desktop.core.session_store import Autosave, InstanceSession
     session = InstanceSession.start(Path(sys.argv[1]))
     session.write_autosave(Autosave({"format": "pusa-studio-project"}, "/p/live.pusa", "live", True, time.time()))
     print(session.folder, flush=True)
@@ -81,7 +81,7 @@ SECOND_INSTANCE = textwrap.dedent(
 
 def test_a_live_instance_is_never_taken_for_crashed_and_its_data_stays(studio_home):
     from pusa_desktop import paths
-    from pusa_desktop.session_store import InstanceSession, orphaned_sessions
+    from pusa_desktop.core.session_store import InstanceSession, orphaned_sessions
 
     root = paths.sessions_dir()
     other = subprocess.Popen([sys.executable, "-c", SECOND_INSTANCE, str(root)], stdout=subprocess.PIPE, text=True)
@@ -170,7 +170,7 @@ def test_kill_9_mid_job_and_mid_edit_loses_at_most_two_seconds_and_no_finished_j
 
 
 def test_a_job_whose_video_and_sidecar_are_on_disk_comes_back_finished(tmp_path):
-    from pusa_desktop.recovery import settle_interrupted_jobs
+    from pusa_desktop.core.recovery import settle_interrupted_jobs
 
     video = tmp_path / "pusa-1.mp4"
     video.write_bytes(b"video")

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from pusa_desktop.model import JobState
+from pusa_desktop.core.model import JobState
 
 from .conftest import JOB_TIMEOUT_MS, wait_for_job_end
 

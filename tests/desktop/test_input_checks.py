@@ -15,10 +15,8 @@ from PySide6.QtGui import QAction, QValidator
 
 from pusa_desktop.app_settings import AppSettings, EngineConfig, lora_or_none
 from pusa_desktop.clip_frames import ClipFrameCache
-from pusa_desktop.document import ProjectDocument
-from pusa_desktop.generate_gate import GenerateGate
-from pusa_desktop.model import GenerationSettings, Timeline, TimelineKeyframe, TimelineVideo, build_request
-from pusa_desktop.readiness import (
+from pusa_desktop.core.model import GenerationSettings, Timeline, TimelineKeyframe, TimelineVideo, build_request
+from pusa_desktop.core.readiness import (
     CHECKING_MODEL,
     ModelFilesCheck,
     blocker_summary,
@@ -26,7 +24,9 @@ from pusa_desktop.readiness import (
     generate_blockers,
     request_problems,
 )
-from pusa_desktop.timeline_geometry import next_free_slot, slots_text, slots_the_clip_feeds
+from pusa_desktop.core.timeline_geometry import next_free_slot, slots_text, slots_the_clip_feeds
+from pusa_desktop.document import ProjectDocument
+from pusa_desktop.generate_gate import GenerateGate
 from pusa_engine.errors import RequestError
 
 from .conftest import TINY, drop_files, frame_pos

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QTimer, QUrl
 from PySide6.QtGui import QImage
 
-from pusa_desktop.model import JobState
+from pusa_desktop.core.model import JobState
 from pusa_engine.media import read_mp4_frames
 
 from .conftest import JOB_TIMEOUT_MS, TINY, drop_files, frame_pos, wait_for_job_end

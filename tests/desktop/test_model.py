@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pusa_desktop.model import (
+from pusa_desktop.core.model import (
     GenerationSettings,
     Job,
     Mode,
@@ -86,7 +86,7 @@ def test_jobs_describe_themselves_and_give_back_their_request():
 
 
 def test_the_mode_shown_follows_the_timeline_layout():
-    from pusa_desktop.model import detect_mode
+    from pusa_desktop.core.model import detect_mode
 
     assert detect_mode(Timeline()) is Mode.TEXT_TO_VIDEO
     assert detect_mode(Timeline(keyframes=[TimelineKeyframe("a.png", 0)])) is Mode.IMAGE_TO_VIDEO

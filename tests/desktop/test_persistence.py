@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pusa_desktop.model import (
+from pusa_desktop.core.model import (
     GenerationSettings,
     Job,
     JobState,
@@ -21,7 +21,7 @@ from pusa_desktop.model import (
     TimelineKeyframe,
     TimelineVideo,
 )
-from pusa_desktop.persistence import LoadedProject, ProjectFileError, load_project, save_project
+from pusa_desktop.core.persistence import LoadedProject, ProjectFileError, load_project, save_project
 
 
 def _project(images) -> Project:

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from pusa_desktop.model import JobState, Project
-from pusa_desktop.persistence import ArchiveLimits, ProjectFileError, load_project, project_to_dict, save_project
+from pusa_desktop.core.model import JobState, Project
+from pusa_desktop.core.persistence import ArchiveLimits, ProjectFileError, load_project, project_to_dict, save_project
 from pusa_engine.errors import RequestError
 from pusa_engine.request import GenerationRequest
 

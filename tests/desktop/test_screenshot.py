@@ -19,7 +19,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication
 
 from pusa_desktop import paths
-from pusa_desktop.app import apply_style
+from pusa_desktop.application import apply_style
 
 from .conftest import drop_files, frame_pos, wait_for_job_end
 

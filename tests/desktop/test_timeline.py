@@ -6,8 +6,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from pusa_desktop.model import Mode
-from pusa_desktop.timeline_geometry import TimelineGeometry, keyframe_noise_for_slot
+from pusa_desktop.core.model import Mode
+from pusa_desktop.core.timeline_geometry import TimelineGeometry, keyframe_noise_for_slot
 
 from .conftest import drop_files, frame_pos
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from pusa_desktop.model import JobState
-from pusa_desktop.readiness import generate_blockers
+from pusa_desktop.core.model import JobState
+from pusa_desktop.core.readiness import generate_blockers
 from pusa_engine.request import VideoCondition
 
 from .conftest import drop_files, frame_pos, wait_for_job_end
