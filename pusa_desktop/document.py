@@ -13,8 +13,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
+from pusa_engine.events import JobResult
+
 from .core.model import (
-    GenerationSettings,
+    EditorSettings,
+    EditorState,
     Job,
     JobState,
     Mode,
@@ -23,47 +26,36 @@ from .core.model import (
     TimelineKeyframe,
     TimelineVideo,
     apply_mode,
+    clamp_timeline,
     snap_frame,
     video_preset,
 )
 
 
-def _assign_timeline(target: Timeline, source: Timeline) -> None:
-    copy = source.copy()
-    target.keyframes, target.video = copy.keyframes, copy.video
+class EditCommand(QUndoCommand):
+    """One undoable edit of the editor: its settings and timeline before and after, as one pair (small:
+    numbers, text and paths). Undo and redo put back both at once, so they always agree (no keyframe is
+    ever left past the video's end)."""
 
-
-class TimelineCommand(QUndoCommand):
-    """An undoable timeline edit, kept as the timeline before and after (small: paths and numbers)."""
-
-    def __init__(
-        self,
-        document: ProjectDocument,
-        text: str,
-        before: Timeline,
-        after: Timeline,
-        merge_key: str | None = None,
-    ) -> None:
+    def __init__(self, document: ProjectDocument, text: str, before: EditorState, after: EditorState,
+                 merge_key: str | None = None) -> None:
         super().__init__(text)
-        self._document = document
-        self._before = before
-        self._after = after
-        self._merge_key = merge_key
+        self._document, self._before, self._after, self._merge_key = document, before, after, merge_key
 
     def id(self) -> int:  # noqa: A003 - Qt's name
         return 1 if self._merge_key else -1
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if isinstance(other, TimelineCommand) and other._merge_key and other._merge_key == self._merge_key:
+        if isinstance(other, EditCommand) and other._merge_key and other._merge_key == self._merge_key:
             self._after = other._after
             return True
         return False
 
     def redo(self) -> None:
-        self._document._set_timeline(self._after.copy())
+        self._document._show(self._after)
 
     def undo(self) -> None:
-        self._document._set_timeline(self._before.copy())
+        self._document._show(self._before)
 
 
 class ProjectDocument(QObject):
@@ -117,52 +109,60 @@ class ProjectDocument(QObject):
 
     # ----- settings ----------------------------------------------------------------------------------
     @property
-    def settings(self) -> GenerationSettings:
+    def settings(self) -> EditorSettings:
         return self.project.settings
 
     def update_settings(self, **changes: object) -> None:
-        """Change parameter-panel values. A change of frame count moves keyframes past the end back in."""
-        new = dataclasses.replace(self.project.settings, **changes)
-        if new == self.project.settings:
-            return
-        old_frames = self.project.settings.frames
-        self.project.settings = new
-        self.settings_changed.emit()
-        self.mark_dirty()
-        if new.frames != old_frames:
-            self._clamp_timeline(new.frames)
+        """Change parameter-panel values (undoable; typing into one field merges into one step). A change of
+        frame count moves keyframes past the end back in, in the same step."""
+        key = ",".join(sorted(changes))
+        self.edit(f"Change {key.replace(',', ', ').replace('_', ' ')}", settings=changes, merge_key=f"settings:{key}")
 
-    def _clamp_timeline(self, frames: int) -> None:
-        timeline = self.timeline.copy()
-        changed = False
-        for kf in timeline.keyframes:
-            if kf.frame > frames - 1:
-                kf.frame = snap_frame(frames - 1, frames)
-                changed = True
-        last_slot = TimelineKeyframe("", frames - 1).slot
-        past_the_end = [s for s in timeline.video.slots if s > last_slot] if timeline.video is not None else []
-        for slot in past_the_end:  # the clip's slots past the end go (the whole clip when none is left)
-            timeline.video = timeline.video.without_slot(slot) if timeline.video is not None else None
-            changed = True
-        if changed:
-            self._set_timeline(timeline)
-
-    # ----- timeline (undoable) -----------------------------------------------------------------------
+    # ----- the one change path -------------------------------------------------------------------------
     @property
     def timeline(self) -> Timeline:
         return self.project.timeline
 
-    def _set_timeline(self, timeline: Timeline) -> None:
-        self.project.timeline = timeline
-        self.timeline_changed.emit()
+    def editor_state(self) -> EditorState:
+        return EditorState(dataclasses.replace(self.project.settings), self.project.timeline.copy())
+
+    def edit(
+        self,
+        text: str,
+        settings: dict[str, object] | EditorSettings | None = None,
+        timeline: Callable[[Timeline], None] | Timeline | None = None,
+        merge_key: str | None = None,
+    ) -> None:
+        """Every change of settings or timeline comes here and becomes one step of the undo stack."""
+        before = self.editor_state()
+        after_settings = before.settings
+        if isinstance(settings, EditorSettings):
+            after_settings = dataclasses.replace(settings)
+        elif settings:
+            after_settings = dataclasses.replace(before.settings, **settings)
+        after_timeline = before.timeline.copy()
+        if isinstance(timeline, Timeline):
+            after_timeline = timeline.copy()
+        elif timeline is not None:
+            timeline(after_timeline)
+        if after_settings.frames != before.settings.frames or isinstance(timeline, Timeline):
+            after_timeline = clamp_timeline(after_timeline, after_settings.frames)
+        after = EditorState(after_settings, after_timeline)
+        if after != before:
+            self.undo_stack.push(EditCommand(self, text, before, after, merge_key))
+
+    def _show(self, state: EditorState) -> None:
+        settings_changed = state.settings != self.project.settings
+        timeline_changed = state.timeline != self.project.timeline
+        self.project.settings = dataclasses.replace(state.settings)
+        self.project.timeline = state.timeline.copy()
+        if settings_changed:
+            self.settings_changed.emit()
+        if timeline_changed:
+            self.timeline_changed.emit()
 
     def edit_timeline(self, text: str, change: Callable[[Timeline], None], merge_key: str | None = None) -> None:
-        before = self.timeline.copy()
-        after = self.timeline.copy()
-        change(after)
-        if after == before:
-            return
-        self.undo_stack.push(TimelineCommand(self, text, before, after, merge_key))
+        self.edit(text, timeline=change, merge_key=merge_key)
 
     def free_slot_problem(self, frame: int, except_id: str | None = None) -> str | None:
         """Why a keyframe cannot go to `frame`, or None when its slot is free."""
@@ -241,15 +241,11 @@ class ProjectDocument(QObject):
         self.edit_timeline(f"Add clip slot {slot}", change)
 
     def apply_mode(self, mode: Mode) -> None:
-        after = apply_mode(mode, self.timeline, self.settings.frames)
-        self.edit_timeline(f"Mode: {mode.value}", lambda t: _assign_timeline(t, after))
+        self.edit(f"Mode: {mode.value}", timeline=apply_mode(mode, self.timeline, self.settings.frames))
 
-    def restore_editor(self, settings: GenerationSettings, timeline: Timeline) -> None:
-        """Put a job's settings back into the editor (undoable for the timeline part)."""
-        self.project.settings = settings
-        self.settings_changed.emit()
-        self.edit_timeline("Restore settings", lambda t: _assign_timeline(t, timeline))
-        self.mark_dirty()
+    def restore_editor(self, settings: EditorSettings, timeline: Timeline) -> None:
+        """Put a job's settings and timeline back into the editor (one undoable step)."""
+        self.edit("Restore settings", settings=settings, timeline=timeline)
 
     # ----- queue and history -------------------------------------------------------------------------
     def add_job(self, job: Job) -> None:
@@ -294,7 +290,7 @@ class ProjectDocument(QObject):
         self.queue_changed.emit()
         self.mark_dirty()
 
-    def finish_job(self, job_id: str, result: dict, thumbnail: str | None) -> None:
+    def finish_job(self, job_id: str, result: JobResult, thumbnail: str | None) -> None:
         """A job succeeded: it leaves the queue and goes on top of the history."""
         job = self.project.job(job_id)
         job.state = JobState.DONE

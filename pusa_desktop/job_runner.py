@@ -14,7 +14,7 @@ from pusa_engine.request import GenerationRequest
 
 from . import paths
 from .app_settings import AppSettings, EngineConfig
-from .core.model import Job, JobState, build_request, to_plain
+from .core.model import Job, JobState, build_request
 from .document import ProjectDocument
 from .engine_host import EngineHost
 from .images import save_thumbnail
@@ -61,7 +61,7 @@ class JobRunner(QObject):
         return self.enqueue(request)
 
     def enqueue(self, request: GenerationRequest) -> Job:
-        job = Job(request=to_plain(request.to_dict()))
+        job = Job(request=request)
         self._document.add_job(job)
         self.pump()
         return job
@@ -88,7 +88,7 @@ class JobRunner(QObject):
         job.output = str(out_path)
         self._document.set_job_state(job.id, JobState.RUNNING)
         setup = EngineSetup(config.model_dir, config.lora_path, config.plan)
-        self._host.start(job.id, job.generation_request(), str(out_path), setup)
+        self._host.start(job.id, job.request, str(out_path), setup)
         self.job_started.emit(job.id)
 
     def cancel_running(self) -> None:
@@ -134,7 +134,7 @@ class JobRunner(QObject):
         if self._last_preview is not None and len(self._last_preview):
             thumbnail = save_thumbnail(self._last_preview[0], paths.thumbnails_dir() / f"{job_id}.png")
         try:
-            self._document.finish_job(job_id, to_plain(result), thumbnail)
+            self._document.finish_job(job_id, result, thumbnail)
         except KeyError:  # the user removed it while it ran; its video stays in the output folder
             pass
         self.message.emit(f"Finished in {result.seconds:.1f} s: {result.video_path}")

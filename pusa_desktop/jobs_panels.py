@@ -194,9 +194,7 @@ class HistoryPanel(_JobList):
     def refresh(self) -> None:
         self.list.clear()
         for job in self._document.project.history:
-            result = job.result or {}
-            seconds = result.get("seconds")
-            timing = f", {seconds:.1f} s" if isinstance(seconds, (int, float)) else ""
+            timing = f", {job.result.seconds:.1f} s" if job.result is not None else ""
             item = QListWidgetItem(f"{job.title}\n{job.summary}{timing}")
             item.setData(Qt.ItemDataRole.UserRole, job.id)
             if _own_thumbnail(job.thumbnail):
@@ -213,8 +211,8 @@ class HistoryPanel(_JobList):
 
     @staticmethod
     def settings_text(job: Job) -> str:
-        shown = {k: v for k, v in job.request.items() if k != "negative_prompt"}
-        video = (job.result or {}).get("video_path", "")
+        shown = {k: v for k, v in job.request.to_dict().items() if k != "negative_prompt"}
+        video = job.video_path or ""
         return f"{video}\n\n{json.dumps(shown, indent=1)}"
 
     def _emit_selected(self, signal) -> None:
@@ -225,7 +223,7 @@ class HistoryPanel(_JobList):
     def _reveal(self) -> None:
         job_id = self.selected_job()
         if job_id:
-            video = (self._document.project.job(job_id).result or {}).get("video_path")
+            video = self._document.project.job(job_id).video_path
             if video:
                 QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(video).parent)))
 

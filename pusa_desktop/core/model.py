@@ -14,8 +14,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from pusa_engine.events import JobResult
 from pusa_engine.request import (
-    WAN_NEGATIVE_PROMPT,
     GenerationRequest,
     Keyframe,
     VideoCondition,
@@ -60,51 +60,60 @@ class Mode(str, Enum):
 
 
 @dataclass
-class TimelineKeyframe:
-    """An image on the timeline, at a pixel frame, with its own noise multiplier."""
+class TimelineKeyframe(Keyframe):
+    """The engine's `Keyframe` as the timeline holds it: the same fields (image, pixel frame, noise), plus an
+    id the editor uses to find the card."""
 
-    image: str
-    frame: int
-    noise: float = IMAGE_TO_VIDEO_NOISE
     id: str = field(default_factory=new_id)
 
     @property
     def slot(self) -> int:
         return slot_of_pixel_frame(self.frame)
 
+    def as_keyframe(self) -> Keyframe:
+        return Keyframe(self.image, self.frame, self.noise)
+
 
 VIDEO_SLOT_NOISE = 0.3  # a clip slot added by hand: the spec's completion level
 
 
 @dataclass
-class TimelineVideo:
-    """A video clip laid on latent slots (extension / completion), one noise multiplier per slot.
+class TimelineVideo(VideoCondition):
+    """The engine's `VideoCondition` as the timeline holds it: a clip laid on latent slots (extension,
+    completion), one noise multiplier per slot; laid out as an extension unless told otherwise.
 
     The engine encodes the clip's first frames as one clip and copies the latent of slot k into slot k
     of the new video, so slot k always carries the clip's pixel frames 4k-3..4k (slot 0: frame 0).
     """
 
-    path: str
     slots: list[int] = field(default_factory=lambda: list(EXTENSION_SLOTS))
     noise: list[float] = field(default_factory=lambda: list(EXTENSION_NOISE))
+
+    @property
+    def path(self) -> str:
+        """The clip file (the engine calls it `video`)."""
+        return self.video
 
     def noise_at(self, slot: int) -> float:
         return self.noise[self.slots.index(slot)]
 
     def with_noise(self, slot: int, noise: float) -> TimelineVideo:
-        return TimelineVideo(self.path, list(self.slots), [noise if s == slot else m for s, m in self.pairs()])
+        return TimelineVideo(self.video, list(self.slots), [noise if s == slot else m for s, m in self.pairs()])
 
     def without_slot(self, slot: int) -> TimelineVideo | None:
         """The clip with one slot taken off; None when it was the last one."""
         kept = [(s, m) for s, m in self.pairs() if s != slot]
-        return TimelineVideo(self.path, [s for s, _ in kept], [m for _, m in kept]) if kept else None
+        return TimelineVideo(self.video, [s for s, _ in kept], [m for _, m in kept]) if kept else None
 
     def with_slot(self, slot: int, noise: float = VIDEO_SLOT_NOISE) -> TimelineVideo:
         pairs = sorted([*[(s, m) for s, m in self.pairs() if s != slot], (slot, noise)])
-        return TimelineVideo(self.path, [s for s, _ in pairs], [m for _, m in pairs])
+        return TimelineVideo(self.video, [s for s, _ in pairs], [m for _, m in pairs])
 
     def pairs(self) -> list[tuple[int, float]]:
         return list(zip(self.slots, self.noise, strict=False))
+
+    def as_condition(self) -> VideoCondition:
+        return VideoCondition(self.video, list(self.slots), list(self.noise))
 
 
 @dataclass
@@ -132,27 +141,41 @@ class Timeline:
 
 
 @dataclass
-class GenerationSettings:
-    """Everything in the parameter panel. Ranges and defaults follow spec section 7."""
+class EditorSettings(GenerationRequest):
+    """What the parameter panel edits: the engine's own request type (its defaults and ranges are the
+    request module's), with a blank prompt and a seed to show, plus the one UI-only choice. Its keyframes
+    and clip stay empty: the timeline holds them, with ids, and `build_request` joins the two."""
 
     prompt: str = ""
-    negative_prompt: str = WAN_NEGATIVE_PROMPT
-    width: int = 832
-    height: int = 480
-    frames: int = 81
-    steps: int = 10
-    cfg: float = 3.0
-    shift: float = 5.0
-    seed: int = 42
+    seed: int | None = 42
     new_seed_each_run: bool = True
-    lora_alpha: float = 1.4
-    fps: int = 16
-    fit: str = "crop"
-    save_png_frames: bool = False
 
-    @property
-    def latent_frames(self) -> int:
-        return latent_frames(self.frames)
+
+SETTINGS_ONLY = ("keyframes", "video")  # request fields the editor keeps on the timeline instead
+
+
+def settings_to_plain(settings: EditorSettings) -> dict[str, Any]:
+    return {k: to_plain(v) for k, v in vars(settings).items() if k not in SETTINGS_ONLY}
+
+
+@dataclass
+class EditorState:
+    """The editor as one value: what undo and redo put back."""
+
+    settings: EditorSettings
+    timeline: Timeline
+
+
+def clamp_timeline(timeline: Timeline, frames: int) -> Timeline:
+    """The timeline fitted to `frames`: keyframes past the end move to the last slot, clip slots past it go."""
+    out = timeline.copy()
+    for kf in out.keyframes:
+        if kf.frame > frames - 1:
+            kf.frame = snap_frame(frames - 1, frames)
+    last_slot = slot_of_pixel_frame(frames - 1)
+    for slot in [s for s in out.video.slots if s > last_slot] if out.video is not None else []:
+        out.video = out.video.without_slot(slot) if out.video is not None else None
+    return out
 
 
 class JobState(str, Enum):
@@ -167,18 +190,18 @@ class JobState(str, Enum):
 class Job:
     """One generation: the exact request (seed fixed), where it stands and what came out."""
 
-    request: dict[str, Any]
+    request: GenerationRequest
     state: JobState = JobState.QUEUED
     id: str = field(default_factory=new_id)
     created: float = field(default_factory=time.time)
-    result: dict[str, Any] | None = None
+    result: JobResult | None = None
     problems: list[str] = field(default_factory=list)
     thumbnail: str | None = None
     output: str | None = None  # the video it writes, fixed when it starts (recovery looks there)
 
     @property
     def title(self) -> str:
-        lines = (self.request.get("prompt") or "").strip().splitlines()
+        lines = (self.request.prompt or "").strip().splitlines()
         prompt = lines[0] if lines else "(no prompt)"
         return prompt if len(prompt) <= 60 else prompt[:57] + "..."
 
@@ -186,17 +209,32 @@ class Job:
     def summary(self) -> str:
         r = self.request
         return (
-            f"{r['width']}x{r['height']}, {r['frames']} frames, {r['steps']} steps, "
-            f"seed {r['seed']}, {len(r.get('keyframes', []))} keyframe(s)"
+            f"{r.width}x{r.height}, {r.frames} frames, {r.steps} steps, "
+            f"seed {r.seed}, {len(r.keyframes)} keyframe(s)"
         )
 
-    def generation_request(self) -> GenerationRequest:
-        return GenerationRequest.from_dict(self.request)
+    @property
+    def video_path(self) -> str | None:
+        """The finished video, when there is one."""
+        return self.result.video_path if self.result is not None else None
+
+    def to_plain(self) -> dict[str, Any]:
+        """As stored in a project or an autosave."""
+        return {
+            "request": to_plain(self.request.to_dict()),
+            "state": self.state.value,
+            "id": self.id,
+            "created": self.created,
+            "result": to_plain(self.result) if self.result is not None else None,
+            "problems": list(self.problems),
+            "thumbnail": self.thumbnail,
+            "output": self.output,
+        }
 
 
 @dataclass
 class Project:
-    settings: GenerationSettings = field(default_factory=GenerationSettings)
+    settings: EditorSettings = field(default_factory=EditorSettings)
     timeline: Timeline = field(default_factory=Timeline)
     queue: list[Job] = field(default_factory=list)
     history: list[Job] = field(default_factory=list)
@@ -221,54 +259,26 @@ def fresh_project(demo_model: bool) -> Project:
     return project
 
 
-def build_request(settings: GenerationSettings, timeline: Timeline) -> GenerationRequest:
-    """The engine request for what the editor shows (seed left as set; `Job` fixes it)."""
-    video = None
-    if timeline.video is not None:
-        video = VideoCondition(timeline.video.path, list(timeline.video.slots), list(timeline.video.noise))
-    return GenerationRequest(
-        prompt=settings.prompt,
-        negative_prompt=settings.negative_prompt,
-        width=settings.width,
-        height=settings.height,
-        frames=settings.frames,
-        steps=settings.steps,
-        cfg=settings.cfg,
-        shift=settings.shift,
-        seed=settings.seed,
-        lora_alpha=settings.lora_alpha,
-        fps=settings.fps,
-        fit=settings.fit,  # type: ignore[arg-type]
-        keyframes=[Keyframe(kf.image, kf.frame, kf.noise) for kf in timeline.sorted_keyframes()],
-        video=video,
-        save_png_frames=settings.save_png_frames,
-    )
+def build_request(settings: EditorSettings, timeline: Timeline) -> GenerationRequest:
+    """The engine request for what the editor shows (seed left as set; submitting fixes it)."""
+    fields = {k: v for k, v in vars(settings).items() if k in GenerationRequest.__dataclass_fields__}
+    fields["keyframes"] = [kf.as_keyframe() for kf in timeline.sorted_keyframes()]
+    fields["video"] = timeline.video.as_condition() if timeline.video is not None else None
+    return GenerationRequest(**fields)
 
 
 def editor_state_from_request(
-    request: dict[str, Any], keep: GenerationSettings | None = None
-) -> tuple[GenerationSettings, Timeline]:
+    request: GenerationRequest, keep: EditorSettings | None = None
+) -> tuple[EditorSettings, Timeline]:
     """Settings and timeline that reproduce a request exactly (used to restore a history entry)."""
-    req = GenerationRequest.from_dict(request)
-    settings = GenerationSettings(
-        prompt=req.prompt,
-        negative_prompt=req.negative_prompt,
-        width=req.width,
-        height=req.height,
-        frames=req.frames,
-        steps=req.steps,
-        cfg=req.cfg,
-        shift=req.shift,
-        seed=req.seed if req.seed is not None else (keep.seed if keep else 42),
-        new_seed_each_run=False,
-        lora_alpha=req.lora_alpha,
-        fps=req.fps,
-        fit=req.fit,
-        save_png_frames=req.save_png_frames,
-    )
+    fields = {k: v for k, v in vars(request).items() if k not in SETTINGS_ONLY}
+    if fields["seed"] is None:
+        fields["seed"] = keep.seed if keep else EditorSettings.seed
+    settings = EditorSettings(**fields, new_seed_each_run=False)
     timeline = Timeline(
-        keyframes=[TimelineKeyframe(kf.image, kf.frame, kf.noise) for kf in req.keyframes],
-        video=TimelineVideo(req.video.video, list(req.video.slots), list(req.video.noise)) if req.video else None,
+        keyframes=[TimelineKeyframe(kf.image, kf.frame, kf.noise) for kf in request.keyframes],
+        video=TimelineVideo(request.video.video, list(request.video.slots), list(request.video.noise))
+        if request.video else None,
     )
     return settings, timeline
 

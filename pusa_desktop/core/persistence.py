@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from pusa_engine.atomic_files import temp_path_for
+from pusa_engine.request import GenerationRequest
 
-from .model import Job, JobState, Project, to_plain
+from .model import Job, JobState, Project, settings_to_plain, to_plain
 from .project_archive import (
     CHUNK,
     DEFAULT_LIMITS,
@@ -70,10 +71,10 @@ def project_to_dict(project: Project) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
-        "settings": to_plain(project.settings),
+        "settings": settings_to_plain(project.settings),
         "timeline": to_plain(project.timeline),
-        "queue": [to_plain(j) for j in project.queue],
-        "history": [to_plain(j) for j in project.history],
+        "queue": [j.to_plain() for j in project.queue],
+        "history": [j.to_plain() for j in project.history],
     }
 
 
@@ -83,7 +84,7 @@ def _media_places(data: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
     for kf in timeline["keyframes"]:
         yield kf, "image"
     if timeline.get("video"):
-        yield timeline["video"], "path"
+        yield timeline["video"], "video"
     for job in [*data["queue"], *data["history"]]:
         request = job["request"]
         for kf in request.get("keyframes") or []:
@@ -169,20 +170,20 @@ def load_project(
     return LoadedProject(project, messages)
 
 
-def _request_media(request: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """(what it is, holder, key) for each media reference of a checked request."""
-    for kf in request["keyframes"]:
-        yield f"keyframe at frame {kf['frame']}", kf, "image"
-    if request["video"]:
-        yield "video clip", request["video"], "video"
+def _request_media(request: GenerationRequest) -> Iterator[tuple[str, object, str]]:
+    """(what it is, holder, attribute) for each media reference of a checked request."""
+    for kf in request.keyframes:
+        yield f"keyframe at frame {kf.frame}", kf, "image"
+    if request.video is not None:
+        yield "video clip", request.video, "video"
 
 
 def _references(project: Project) -> Iterator[str]:
     yield from (kf.image for kf in project.timeline.keyframes)
     if project.timeline.video is not None:
-        yield project.timeline.video.path
+        yield project.timeline.video.video
     for job in [*project.queue, *project.history]:
-        yield from (holder[key] for _what, holder, key in _request_media(job.request))
+        yield from (getattr(holder, key) for _what, holder, key in _request_media(job.request))
 
 
 def _adopt_media(project: Project, assets: dict[str, str]) -> list[str]:
@@ -198,10 +199,10 @@ def _adopt_media(project: Project, assets: dict[str, str]) -> list[str]:
     project.timeline.keyframes = kept
     video = project.timeline.video
     if video is not None:
-        if video.path in assets:
-            video.path = assets[video.path]
+        if video.video in assets:
+            video.video = assets[video.video]
         else:
-            notes.append(f"Timeline: the video clip named {shown(video.path)}, {OUTSIDE}: removed")
+            notes.append(f"Timeline: the video clip named {shown(video.video)}, {OUTSIDE}: removed")
             project.timeline.video = None
     for job in project.queue:
         _adopt_job_media(job, assets, notes, queued=True)
@@ -211,10 +212,10 @@ def _adopt_media(project: Project, assets: dict[str, str]) -> list[str]:
 
 
 def _adopt_job_media(job: Job, assets: dict[str, str], notes: list[str], queued: bool) -> None:
-    label = f"{'Queue' if queued else 'History'}: job {job_label(job.request)}"
+    label = f"{'Queue' if queued else 'History'}: job {job_label(job.request.prompt)}"
     for what, holder, key in _request_media(job.request):
-        ref = holder[key]
-        holder[key] = assets.get(ref, "")
+        ref = getattr(holder, key)
+        setattr(holder, key, assets.get(ref, ""))
         if ref in assets or (not ref and (not queued or job.state is not JobState.QUEUED)):
             continue  # unpacked, or cleared before and already said
         problem = f"its {what} named {shown(ref)}, {OUTSIDE}" if ref else f"its {what} has no file"

@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from pusa_engine.events import JobResult
 from pusa_engine.request import (
     CFG_RANGE,
     FPS_RANGE,
@@ -27,7 +29,8 @@ from pusa_engine.request import (
 
 from .model import (
     IMAGE_TO_VIDEO_NOISE,
-    GenerationSettings,
+    SETTINGS_ONLY,
+    EditorSettings,
     Job,
     JobState,
     Project,
@@ -156,11 +159,11 @@ class _Reader:
         self.job_ids: set[str] = set()
 
     # ----- settings --------------------------------------------------------------------------------
-    def settings(self, data: Any) -> GenerationSettings:
+    def settings(self, data: Any) -> EditorSettings:
         if not isinstance(data, dict):
             self.notes.append("Settings: they are damaged: the defaults are used")
-            return GenerationSettings()
-        defaults = _defaults(GenerationSettings)
+            return EditorSettings()
+        defaults = {k: v for k, v in _defaults(EditorSettings).items() if k not in SETTINGS_ONLY}
         values: dict[str, Any] = {}
         for key, value in data.items():
             if key not in defaults:
@@ -174,7 +177,7 @@ class _Reader:
                 )
             else:
                 values[key] = rule.value(value)
-        return GenerationSettings(**values)
+        return EditorSettings(**values)
 
     # ----- timeline --------------------------------------------------------------------------------
     def timeline(self, data: Any) -> Timeline:
@@ -190,11 +193,12 @@ class _Reader:
             self.notes.append(f"Timeline: {len(raw) - FRAMES_RANGE[1]} keyframe(s) past the first 241 were removed")
         video = None
         if data.get("video") is not None:
-            video_data, problem = self._video(data["video"], "path")
+            video_data, problem = self._video(data["video"], _clip_key(data["video"]))
             if problem:
                 self.notes.append(f"Timeline: the video clip {problem}: removed")
             elif video_data:
-                video = TimelineVideo(**video_data)
+                video = TimelineVideo(video_data.get("video", video_data.get("path")), video_data["slots"],
+                                      video_data["noise"])
         return Timeline(keyframes=keyframes, video=video)
 
     def _keyframe(self, data: Any) -> TimelineKeyframe | None:
@@ -244,8 +248,8 @@ class _Reader:
             self.notes.append(f"{where}: entry {index + 1} is not a job with a request: removed")
             return None
         request, problems = self._request(data["request"])
-        job = Job(request=request, created=0.0)
-        label = f"{where}: job {job_label(request)}"
+        job = Job(request=GenerationRequest.from_dict(request), created=0.0)
+        label = f"{where}: job {job_label(request.get('prompt'))}"
         queued = where == "Queue"
         state = data.get("state", "queued" if queued else "done")
         if state not in [s.value for s in JobState]:  # a list: the saved state may be any JSON value
@@ -305,17 +309,23 @@ class _Reader:
             out["video"] = video
         return out, problems
 
-    def _result(self, data: Any, label: str) -> dict[str, Any] | None:
+    def _result(self, data: Any, label: str) -> JobResult | None:
         """The result record; its paths stay text (outputs this app wrote) and are never read here."""
         if data is None:
             return None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not isinstance(data.get("video_path"), str):
             self.notes.append(f"{label}: its result record is damaged: removed")
             return None
-        if "video_path" in data and not isinstance(data["video_path"], str):
-            self.notes.append(f"{label}: its result's video path is damaged: removed")
-            data = {k: v for k, v in data.items() if k != "video_path"}
-        return data
+        video = data["video_path"]
+        found = {"sidecar_path": str(Path(video).with_suffix(".json")), "seed": 0, "frames": 0, "fps": 16,
+                 "seconds": 0.0}  # what a record saved without them falls back to
+        kinds = {"sidecar_path": str, "seed": int, "frames": int, "fps": int, "seconds": float}
+        for key, kind in kinds.items():
+            if _is_kind(data.get(key), kind):
+                found[key] = kind(data[key])
+        png_dir = data.get("png_dir") if isinstance(data.get("png_dir"), str) else None
+        settings = data.get("settings") if isinstance(data.get("settings"), dict) else {}
+        return JobResult(video, **found, png_dir=png_dir, settings=settings)
 
     def _unique_id(self, value: Any, seen: set[str], label: str = "") -> str:
         """The saved id when it is a short text not used yet; otherwise a new one (said when it was a clash)."""
@@ -331,9 +341,13 @@ class _Reader:
         return fresh
 
 
-def job_label(request: dict[str, Any]) -> str:
+def _clip_key(data: Any) -> str:
+    """The timeline clip's file is `video` (the engine's name); projects saved before called it `path`."""
+    return "path" if isinstance(data, dict) and "video" not in data and "path" in data else "video"
+
+
+def job_label(prompt: Any) -> str:
     """A job as messages name it: its prompt's first line, short and quoted."""
-    prompt = request.get("prompt")
     lines = prompt.strip().splitlines() if isinstance(prompt, str) else []
     return shown(lines[0] if lines else "(no prompt)", 40)
 

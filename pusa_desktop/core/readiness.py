@@ -25,7 +25,7 @@ from pusa_engine.model_files import ModelFolder
 from pusa_engine.request import pixel_frames_of_slot
 
 from .media_checks import image_file_problem
-from .model import GenerationSettings, Timeline, build_request, clip_frames_needed
+from .model import EditorSettings, Timeline, build_request, clip_frames_needed
 
 CHECKING_MODEL = "Checking the model files…"
 ModelKey = tuple[object, ...]
@@ -47,7 +47,7 @@ def _unknown(_path: str) -> None:
 
 
 # ----- the request ----------------------------------------------------------------------------------------
-def request_problems(settings: GenerationSettings, timeline: Timeline) -> list[str]:
+def request_problems(settings: EditorSettings, timeline: Timeline) -> list[str]:
     """The engine's own verdict on the request the editor shows."""
     try:
         build_request(settings, timeline).validate()
@@ -56,7 +56,7 @@ def request_problems(settings: GenerationSettings, timeline: Timeline) -> list[s
     return []
 
 
-def number_problems(settings: GenerationSettings) -> list[str]:
+def number_problems(settings: EditorSettings) -> list[str]:
     """NaN or infinity where a range check would let it through (shift only has a lower bound)."""
     values = (("CFG", settings.cfg), ("shift", settings.shift), ("LoRA alpha", settings.lora_alpha))
     return [f"{name} must be a finite number (got {value})" for name, value in values if not math.isfinite(value)]
@@ -92,7 +92,7 @@ def media_problems(
 
 
 def generate_blockers(
-    settings: GenerationSettings,
+    settings: EditorSettings,
     timeline: Timeline,
     model: ModelStatus = MODEL_READY,
     clip_length: Callable[[str], int | None] = _unknown,

@@ -114,7 +114,7 @@ class SimulatedUser:
             if self.document.timeline.video is not None:
                 self.document.set_video(None)
             return
-        video = history[0].result["video_path"]
+        video = history[0].result.video_path
         if Path(video).is_file():
             self.document.set_video(TimelineVideo(video, [0, 1], [0.0, 0.3]))
 

@@ -66,6 +66,7 @@ def window(qtbot, studio_home):
 def tiny(window):
     """The window set up for a tiny, fast request (64x64, 9 frames = 3 latent slots, 3 steps)."""
     window.document.update_settings(**TINY)
+    window.document.undo_stack.clear()  # the set-up is not part of the user's edits
     return window
 
 

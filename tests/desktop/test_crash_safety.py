@@ -51,7 +51,7 @@ def test_autosave_never_copies_media_and_hands_the_disk_work_to_a_thread(window,
     per_save = (time.perf_counter() - started) / 20
     assert per_save < 0.05  # was 0.5-0.6 s with the clip rewritten into a zip each time
     assert window.files.session.autosave_path.stat().st_size < 100_000
-    assert _autosave(window)["project"]["timeline"]["video"]["path"] == str(clip)
+    assert _autosave(window)["project"]["timeline"]["video"]["video"] == str(clip)
 
 
 def test_a_failing_autosave_is_shown_in_the_window_until_it_works_again(window, qtbot):
@@ -160,7 +160,7 @@ def test_kill_9_mid_job_and_mid_edit_loses_at_most_two_seconds_and_no_finished_j
         assert recovered >= must_have
         history = {job.id: job for job in window.document.project.history}
         assert finished <= set(history) and all(history[i].state is JobState.DONE for i in finished)
-        assert all(Path(history[i].result["video_path"]).is_file() for i in finished)
+        assert all(Path(history[i].result.video_path).is_file() for i in finished)
         assert str(window.document.path) == project_path and window.document.dirty
         assert "soak.pusa *" in window.windowTitle()
         assert not any(job.state is JobState.RUNNING for job in window.document.project.queue)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QAction, QValidator
 
 from pusa_desktop.app_settings import AppSettings, EngineConfig, lora_or_none
 from pusa_desktop.clip_frames import ClipFrameCache
-from pusa_desktop.core.model import GenerationSettings, Timeline, TimelineKeyframe, TimelineVideo, build_request
+from pusa_desktop.core.model import EditorSettings, Timeline, TimelineKeyframe, TimelineVideo, build_request
 from pusa_desktop.core.readiness import (
     CHECKING_MODEL,
     ModelFilesCheck,
@@ -114,16 +114,16 @@ def test_slots_a_clip_cannot_feed_are_left_off():
 
 # ----- 3. Generate is off while the request would fail ----------------------------------------------------
 def test_the_blockers_are_the_engine_validation_plus_files_and_numbers(tmp_path, bad_media):
-    settings, timeline = GenerationSettings(**TINY), Timeline()
+    settings, timeline = EditorSettings(**TINY), Timeline()
     assert generate_blockers(settings, timeline) == []
-    wide = GenerationSettings(**{**TINY, "width": 100, "steps": 0})
+    wide = EditorSettings(**{**TINY, "width": 100, "steps": 0})
     with pytest.raises(RequestError) as refused:
         build_request(wide, timeline).validate()
     assert generate_blockers(wide, timeline) == refused.value.problems == request_problems(wide, timeline)
     assert "width and height must be positive multiples of 16 (got 100x64)" in refused.value.problems
-    huge = GenerationSettings(**{**TINY, "width": 2048, "height": 2048, "frames": 241})
+    huge = EditorSettings(**{**TINY, "width": 2048, "height": 2048, "frames": 241})
     assert generate_blockers(huge, timeline) == request_problems(huge, timeline)  # whatever bound validate() sets
-    not_numbers = GenerationSettings(**{**TINY, "shift": math.nan, "cfg": math.inf})
+    not_numbers = EditorSettings(**{**TINY, "shift": math.nan, "cfg": math.inf})
     blockers = generate_blockers(not_numbers, timeline)
     assert "shift must be a finite number (got nan)" in blockers and "CFG must be a finite number (got inf)" in blockers
 
@@ -144,7 +144,7 @@ def test_a_clip_that_cannot_be_read_blocks_generate(qtbot, bad_media):
     """A project opened with an unreadable clip (it was never dropped here): the cache reads it, the gate says so."""
     clips = ClipFrameCache()
     timeline = Timeline(video=TimelineVideo(str(bad_media["junk_mp4"]), [0], [0.0]))
-    settings = GenerationSettings(**TINY)
+    settings = EditorSettings(**TINY)
     assert generate_blockers(settings, timeline, clip_length=clips.length, clip_error=clips.error) == []  # reading
     qtbot.waitUntil(lambda: clips.error(str(bad_media["junk_mp4"])) is not None, timeout=30_000)
     assert generate_blockers(settings, timeline, clip_length=clips.length, clip_error=clips.error) == [

@@ -13,6 +13,7 @@ from PySide6.QtGui import QImage
 
 from pusa_desktop.core.model import JobState
 from pusa_engine.media import read_mp4_frames
+from pusa_engine.request import Keyframe
 
 from .conftest import JOB_TIMEOUT_MS, TINY, drop_files, frame_pos, wait_for_job_end
 
@@ -49,7 +50,7 @@ def test_a_full_run_through_the_window(tiny, images, qtbot):
     job = tiny.document.project.job(job_id)
     assert job.state is JobState.DONE, job.problems
     assert steps_seen == [1, 2, 3] and tiny.previews_received[job_id] == 3  # once per step
-    video = job.result["video_path"]
+    video = job.result.video_path
     assert Path(video).is_file() and Path(video).parent == tiny.app_settings.output_dir
     # the player ends on the finished video, decoded by QtMultimedia into our own canvas
     player = tiny.player
@@ -64,8 +65,8 @@ def test_a_full_run_through_the_window(tiny, images, qtbot):
         video in tiny.history_panel.details.toPlainText() and '"seed": 1234' in tiny.history_panel.details.toPlainText()
     )
     assert job.thumbnail and Path(job.thumbnail).is_file()
-    assert job.request["keyframes"] == [{"image": str(images["start"]), "frame": 0, "noise": 0.35}]
-    assert job.request["seed"] == TINY["seed"] == job.result["seed"]
+    assert job.request.keyframes == [Keyframe(str(images["start"]), 0, 0.35)]
+    assert job.request.seed == TINY["seed"] == job.result.seed
     assert "Done" in tiny.progress.phase.text() and not tiny.cancel_action.isEnabled()
 
     # change the editor, then restore the result's settings with one click
@@ -148,7 +149,7 @@ def test_jobs_submitted_while_one_runs_queue_up_and_can_be_reordered(tiny, qtbot
     assert tiny.queue_panel.job_ids() == [first, fourth] and tiny.params.prompt.toPlainText() == "second"
     tiny.params.prompt.setPlainText("second, edited")
     second = tiny.generate()
-    assert tiny.document.project.job(second).request["prompt"] == "second, edited"
+    assert tiny.document.project.job(second).request.prompt == "second, edited"
 
     tiny.runner.cancel_running()
     wait_for_job_end(qtbot, tiny, first)
@@ -262,7 +263,7 @@ def test_exports_to_mp4_gif_and_png_frames(tiny, qtbot, tmp_path):
     tiny.document.update_settings(steps=1)
     job_id = tiny.generate()
     wait_for_job_end(qtbot, tiny, job_id)
-    video = tiny.document.project.job(job_id).result["video_path"]
+    video = tiny.document.project.job(job_id).result.video_path
     loop = qasync.QEventLoop(already_running=False)
     asyncio.set_event_loop(loop)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pusa_desktop.core.model import (
-    GenerationSettings,
+    EditorSettings,
     Job,
     Mode,
     Timeline,
@@ -13,7 +13,6 @@ from pusa_desktop.core.model import (
     build_request,
     editor_state_from_request,
     snap_frame,
-    to_plain,
     video_preset,
 )
 from pusa_engine.request import GenerationRequest, slot_of_pixel_frame
@@ -30,7 +29,7 @@ def test_keyframes_snap_to_the_last_frame_of_their_latent_slot():
 
 
 def test_the_request_carries_settings_keyframes_and_video():
-    settings = GenerationSettings(prompt="a cat", width=64, height=64, frames=9, steps=3, seed=5)
+    settings = EditorSettings(prompt="a cat", width=64, height=64, frames=9, steps=3, seed=5)
     timeline = Timeline(
         keyframes=[TimelineKeyframe("b.png", 8, 0.5), TimelineKeyframe("a.png", 0, 0.2)],
     )
@@ -42,12 +41,12 @@ def test_the_request_carries_settings_keyframes_and_video():
 
 
 def test_restoring_a_request_gives_back_the_same_request():
-    settings = GenerationSettings(prompt="a dog", steps=7, cfg=4.5, lora_alpha=2.0, fps=25, seed=99)
+    settings = EditorSettings(prompt="a dog", steps=7, cfg=4.5, lora_alpha=2.0, fps=25, seed=99)
     timeline = Timeline(
         keyframes=[TimelineKeyframe("x.png", 12, 0.35)], video=TimelineVideo("clip.mp4", [0, 1], [0.0, 0.3])
     )
     request = build_request(settings, timeline)
-    restored_settings, restored_timeline = editor_state_from_request(request.to_dict())
+    restored_settings, restored_timeline = editor_state_from_request(request)
     again = build_request(restored_settings, restored_timeline)
     assert again.to_dict() == request.to_dict()
     assert restored_settings.new_seed_each_run is False  # the seed used is reproduced exactly
@@ -79,10 +78,10 @@ def test_video_presets_follow_the_spec():
 
 def test_jobs_describe_themselves_and_give_back_their_request():
     request = GenerationRequest("a long prompt " * 10, width=64, height=64, frames=9, seed=3)
-    job = Job(request=to_plain(request.to_dict()))
+    job = Job(request=request)
     assert job.title.endswith("...") and len(job.title) <= 60
     assert "seed 3" in job.summary
-    assert job.generation_request().to_dict() == request.to_dict()
+    assert job.request is request  # the engine's own type, never a dict
 
 
 def test_the_mode_shown_follows_the_timeline_layout():

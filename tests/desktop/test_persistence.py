@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pusa_desktop.core.model import (
-    GenerationSettings,
+    EditorSettings,
     Job,
     JobState,
     Project,
@@ -22,6 +22,8 @@ from pusa_desktop.core.model import (
     TimelineVideo,
 )
 from pusa_desktop.core.persistence import LoadedProject, ProjectFileError, load_project, save_project
+from pusa_engine.events import JobResult
+from pusa_engine.request import GenerationRequest, VideoCondition
 
 
 def _project(images) -> Project:
@@ -36,13 +38,14 @@ def _project(images) -> Project:
         "video": None,
     }
     return Project(
-        settings=GenerationSettings(prompt="a boat at dawn", steps=12, seed=77, fps=25),
+        settings=EditorSettings(prompt="a boat at dawn", steps=12, seed=77, fps=25),
         timeline=Timeline(
             keyframes=[TimelineKeyframe(str(images["start"]), 0, 0.1), TimelineKeyframe(str(images["middle"]), 4, 0.6)],
             video=None,
         ),
-        queue=[Job(request=dict(request), state=JobState.FAILED, problems=["out of memory"])],
-        history=[Job(request=dict(request), state=JobState.DONE, result={"video_path": "/videos/x.mp4"})],
+        queue=[Job(request=GenerationRequest.from_dict(request), state=JobState.FAILED, problems=["out of memory"])],
+        history=[Job(request=GenerationRequest.from_dict(request), state=JobState.DONE,
+                     result=JobResult("/videos/x.mp4", "/videos/x.json", 1, 9, 16, 2.5))],
     )
 
 
@@ -65,9 +68,9 @@ def test_a_project_comes_back_with_its_media_copied_in(tmp_path, images):
         image = Path(keyframe.image)  # assets_dir/<digest>/<the user's file name>
         assert image.is_file() and image.name == name and image.parent.parent == tmp_path / "unpacked"
     assert opened.queue[0].state is JobState.FAILED and opened.queue[0].problems == ["out of memory"]
-    queued_image = opened.queue[0].request["keyframes"][0]["image"]
+    queued_image = opened.queue[0].request.keyframes[0].image
     assert queued_image.startswith(str(tmp_path / "unpacked"))
-    assert opened.history[0].result == {"video_path": "/videos/x.mp4"}
+    assert opened.history[0].result == project.history[0].result  # the engine's JobResult, typed again
     assert opened.history[0].id == project.history[0].id
 
 
@@ -137,7 +140,7 @@ def test_save_reports_a_fifo_or_a_folder_as_missing_and_never_blocks(tmp_path, i
     folder.mkdir()
     project = Project(
         timeline=Timeline([TimelineKeyframe(str(fifo), 0), TimelineKeyframe(str(images["start"]), 8)]),
-        queue=[Job(request={"prompt": "p", "video": {"video": str(folder), "slots": [0], "noise": [0.0]}})],
+        queue=[Job(request=GenerationRequest("p", video=VideoCondition(str(folder), [0], [0.0])))],
     )
     result: list[list[str]] = []
     saver = threading.Thread(target=lambda: result.append(save_project(project, tmp_path / "p.pusa")), daemon=True)
@@ -162,7 +165,7 @@ def test_save_never_copies_results_or_media_a_project_named_outside_itself(tmp_p
     opened, messages = load_project(tmp_path / "foreign.pusa", tmp_path / "a")
     assert len(messages) == 1 and "path cleared" in messages[0]
     job = opened.history[0]
-    assert job.request["keyframes"][0]["image"] == "" and job.result == {"video_path": str(secret)}
+    assert job.request.keyframes[0].image == "" and job.result.video_path == str(secret)
     assert job.thumbnail == str(secret)  # a result the app wrote: kept as text, never read
     project.history.append(job)
     save_project(project, tmp_path / "again.pusa")

@@ -23,7 +23,6 @@ import pytest
 from pusa_desktop.core.model import JobState, Project
 from pusa_desktop.core.persistence import ArchiveLimits, ProjectFileError, load_project, project_to_dict, save_project
 from pusa_engine.errors import RequestError
-from pusa_engine.request import GenerationRequest
 
 HEAD = {"format": "pusa-studio-project", "version": 1}
 ASSET = "assets/0123456789ab_start.png"
@@ -61,10 +60,10 @@ def files_under(folder: Path) -> list[Path]:
 def media_refs(project: Project) -> list[str]:
     """Every media reference the project holds (what a save would copy)."""
     refs = [k.image for k in project.timeline.keyframes]
-    refs += [project.timeline.video.path] if project.timeline.video else []
+    refs += [project.timeline.video.video] if project.timeline.video else []
     for job in [*project.queue, *project.history]:
-        refs += [k["image"] for k in job.request["keyframes"]]
-        refs += [job.request["video"]["video"]] if job.request["video"] else []
+        refs += [k.image for k in job.request.keyframes]
+        refs += [job.request.video.video] if job.request.video else []
     return refs
 
 
@@ -119,8 +118,8 @@ def test_the_etc_passwd_project_opens_without_it(tmp_path, place):
             f"The {what} named '/etc/passwd', which is not inside the project: add the media again and queue a new job"
         ]
     for job in project.history:  # the record stays, the path is cleared, the result is untouched
-        assert job.state is JobState.DONE and job.result == {"video_path": "/videos/out.mp4"}
-        media = [k["image"] for k in job.request["keyframes"]] + [(job.request["video"] or {}).get("video")]
+        assert job.state is JobState.DONE and job.result.video_path == "/videos/out.mp4"
+        media = [k.image for k in job.request.keyframes] + [job.request.video.video if job.request.video else None]
         assert "" in media
     assert [p.name for p in files_under(tmp_path / "assets")] == ["start.png"]
 
@@ -358,7 +357,7 @@ REPAIRED: dict[str, tuple[Callable[[dict[str, Any]], None], str | None]] = {
     "duplicate job ids": (_set("history", 0, "id", value="q1"), "its id 'q1' is used by another job: it got a new"),
     "id a number": (_set("queue", 0, "id", value=12345), "its id 12345 is damaged: it got a new one"),
     "result is text": (_set("history", 0, "result", value="x"), "History: job 'a boat': its result record is"),
-    "result path a number": (_set("history", 0, "result", value={"video_path": 5}), "result's video path is"),
+    "result path a number": (_set("history", 0, "result", value={"video_path": 5}), "its result record is damaged"),
     "negative created": (_set("queue", 0, "created", value=-5), None),
     "problems are text": (_set("queue", 0, "problems", value="oops"), None),
     "thumbnail a number": (_set("history", 0, "thumbnail", value=5), None),
@@ -396,7 +395,7 @@ def _assert_usable(project: Project, tmp_path: Path) -> None:
     for job in jobs:
         assert job.title and job.summary and isinstance(job.problems, list) and job.created >= 0
         try:
-            GenerationRequest.from_dict(job.request).validate()
+            job.request.validate()
         except RequestError:
             assert job.state is JobState.FAILED or job in project.history
     for job in project.queue:

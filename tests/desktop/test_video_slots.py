@@ -168,7 +168,7 @@ def test_a_job_with_clip_slots_runs_on_the_engine(tiny, tmp_path, qtbot):
     wait_for_job_end(qtbot, tiny, job_id)
     job = tiny.document.project.job(job_id)
     assert job.state is JobState.DONE, job.problems
-    assert job.request["video"] == {"video": str(clip), "slots": [0, 1, 2], "noise": [0.0, 0.25, 0.4]}
+    assert job.request.video == VideoCondition(str(clip), [0, 1, 2], [0.0, 0.25, 0.4])
 
 
 def test_a_video_in_the_asset_bin_shows_its_first_frame(window, clips, qtbot):
