@@ -8,15 +8,15 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
-from .core.media_checks import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from pusa_engine.media_types import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 def is_image_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_SUFFIXES and Path(path).is_file()
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS and Path(path).is_file()
 
 
 def is_video_file(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in VIDEO_SUFFIXES and Path(path).is_file()
+    return Path(path).suffix.lower() in VIDEO_EXTENSIONS and Path(path).is_file()
 
 
 def frame_to_qimage(frame: np.ndarray) -> QImage:

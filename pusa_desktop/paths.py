@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QStandardPaths
 
+from pusa_engine.locations import default_demo_dir
+
 ORGANIZATION = "Pusa"
 APPLICATION = "Pusa Studio"
 HOME_ENV = "PUSA_STUDIO_HOME"
@@ -67,7 +69,8 @@ def settings_file() -> Path:
 
 
 def demo_model_dir() -> Path:
-    return cache_dir() / "demo-model"
+    """The demo model, shared with the command line (`python -m pusa_engine` without --model)."""
+    return default_demo_dir()
 
 
 def sessions_dir() -> Path:

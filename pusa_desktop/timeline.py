@@ -5,6 +5,9 @@ latent slot. A dropped video lays its frames on latent slots as clip cards, one 
 noise slider (Extension preset first; Completion and single slots from the card's menu). Every change
 goes through the document, so it is undoable. Files are decoded when dropped: a damaged or empty file is
 refused with one message, a clip too short for a slot is laid without that slot (`media_checks.py`).
+
+This module is the widget (events, drag and drop, menus); the numbers are in `core/timeline_geometry.py`,
+the drawing under the cards in `timeline_painting.py`, the cards in `timeline_cards.py`.
 """
 
 from __future__ import annotations
@@ -13,17 +16,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
 from PySide6.QtGui import (
-    QColor,
     QContextMenuEvent,
     QDragEnterEvent,
     QDragMoveEvent,
     QDropEvent,
-    QFont,
     QKeyEvent,
     QMouseEvent,
     QPainter,
     QPaintEvent,
-    QPen,
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
@@ -33,18 +33,12 @@ from .clip_frames import ClipFrameCache
 from .core.media_checks import image_file_problem
 from .core.model import clip_problem, snap_frame
 from .core.timeline_geometry import (
-    CARD_HEIGHT,
     CARD_TOP,
-    CLIP_CAPTION_HEIGHT,
-    CLIP_CAPTION_TOP,
-    CLIP_STRIP_HEIGHT,
     HEIGHT_WITH_CLIP,
     HEIGHT_WITHOUT_CLIP,
-    MARGIN,
     RULER_HEIGHT,
     SLOT_BAND_HEIGHT,
     TimelineGeometry,
-    clip_caption,
     drop_message,
     keyframe_noise_for_slot,
     lay_clip,
@@ -53,11 +47,18 @@ from .core.timeline_geometry import (
 from .document import ProjectDocument
 from .images import is_image_file, is_video_file
 from .timeline_cards import ClipSlotCard, KeyframeCard, SlotCard
+from .timeline_painting import (
+    paint_background,
+    paint_clip,
+    paint_drop_target,
+    paint_empty_hint,
+    paint_playhead,
+    paint_ruler,
+    paint_slots,
+    slot_rect,
+)
 
 __all__ = ["ClipSlotCard", "KeyframeCard", "SlotCard", "TimelineWidget"]
-
-CLIP_COLOUR = QColor(222, 150, 70)
-SLOT_SHADES = ("#2f3542", "#3d4558")  # alternate latent slots; during a run the noise level colours them
 
 
 def _discard(card: SlotCard) -> None:
@@ -122,8 +123,7 @@ class TimelineWidget(QWidget):
         return self.grid.frame_at(x)
 
     def slot_rect(self, slot: int) -> QRect:
-        left, width = self.grid.slot_span(slot)
-        return QRect(left, RULER_HEIGHT, width, SLOT_BAND_HEIGHT)
+        return slot_rect(self.grid, slot)
 
     def card_width(self) -> int:
         return self.grid.card_width()
@@ -373,64 +373,21 @@ class TimelineWidget(QWidget):
             self.playhead_moved.emit(self.frame_at(event.position().x()))
         super().mousePressEvent(event)
 
-    # ----- painting ------------------------------------------------------------------------------------
+    # ----- painting (the drawing is in timeline_painting.py) ------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        grid = self.grid
         palette = self.palette()
-        painter.fillRect(self.rect(), palette.base())
-        frames = self.frames
-        text_color = palette.text().color()
-        small = QFont(self.font())
-        small.setPointSizeF(max(6.5, small.pointSizeF() * 0.8))
-        painter.setFont(small)
-        # latent slots
-        for slot in range(latent_frames(frames)):
-            rect = self.slot_rect(slot)
-            shade = QColor(SLOT_SHADES[slot % 2])
-            if slot < len(self._timesteps):
-                level = max(0.0, min(1.0, self._timesteps[slot] / 1000.0))
-                shade = QColor.fromHsvF(0.58, 0.55, 0.35 + 0.5 * level)
-            painter.fillRect(rect, shade)
-            if rect.width() >= 14:
-                painter.setPen(QColor(232, 234, 240) if slot < len(self._timesteps) else QColor(174, 179, 192))
-                painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(slot))
-        # the clip's slots: an orange strip under each slot band, its name under the cards
+        paint_background(painter, self.rect(), palette, self.font())
+        paint_slots(painter, grid, self._timesteps)
         video = self._document.timeline.video
         if video is not None:
-            for slot in video.slots:
-                rect = self.slot_rect(slot)
-                painter.fillRect(rect.left(), rect.bottom() + 1, rect.width(), CLIP_STRIP_HEIGHT, CLIP_COLOUR)
-            painter.setPen(CLIP_COLOUR)
-            left = self.slot_card_position(min(video.slots)).x()
-            painter.drawText(
-                QRect(left, CLIP_CAPTION_TOP, self.width() - left - MARGIN, CLIP_CAPTION_HEIGHT),
-                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                clip_caption(video),
-            )
+            paint_clip(painter, grid, video)
         if not self._document.timeline.keyframes and video is None:
-            painter.setPen(QColor(150, 156, 170))
-            painter.drawText(
-                QRect(0, CARD_TOP, self.width(), CARD_HEIGHT - 20),
-                Qt.AlignmentFlag.AlignCenter,
-                "Drop images here to pin frames (keyframes), or a video to extend it. Empty timeline = text-to-video.",
-            )
-        # ruler
-        painter.setPen(QPen(text_color))
-        step = self.grid.ruler_step()
-        for frame in range(frames):
-            x = round(self.x_of_frame(frame))
-            major = frame % step == 0 or frame == frames - 1
-            painter.drawLine(x, RULER_HEIGHT - (8 if major else 4), x, RULER_HEIGHT)
-            if major and (frame == frames - 1 or frames - 1 - frame >= step * 0.6):
-                painter.drawText(QRect(x - 20, 0, 40, RULER_HEIGHT - 8), Qt.AlignmentFlag.AlignCenter, str(frame))
-        # drop / drag target
+            paint_empty_hint(painter, grid)
+        paint_ruler(painter, grid, palette.text().color())
         if self._drop_frame is not None:
-            rect = self.slot_rect(slot_of_pixel_frame(self._drop_frame))
-            painter.fillRect(rect.adjusted(0, 0, 0, CARD_HEIGHT), QColor(80, 160, 255, 70))
-        # playhead
-        if self._playhead is not None and 0 <= self._playhead < frames:
-            x = round(self.x_of_frame(self._playhead))
-            painter.setPen(QPen(QColor(230, 60, 60), 2))
-            painter.drawLine(x, 0, x, self.height())
+            paint_drop_target(painter, grid, self._drop_frame)
+        if self._playhead is not None:
+            paint_playhead(painter, grid, self._playhead, self.height())
         painter.end()

@@ -6,13 +6,14 @@ Wrong arguments or files exit non-zero with one line naming the culprit, never a
 from __future__ import annotations
 
 import argparse
-import os
+import dataclasses
 import sys
 from pathlib import Path
 
 from . import __version__
 from .errors import JobCancelled, PusaError
-from .request import WAN_NEGATIVE_PROMPT, GenerationRequest, Keyframe, VideoCondition
+from .locations import default_demo_dir
+from .request import GenerationRequest, Keyframe, VideoCondition
 
 
 class _Parser(argparse.ArgumentParser):
@@ -25,13 +26,10 @@ class CliError(Exception):
     pass
 
 
-def default_demo_dir() -> Path:
-    """Where the built-in demo model is written: $PUSA_STUDIO_HOME/cache or the user's cache folder."""
-    home = os.environ.get("PUSA_STUDIO_HOME")
-    if home:
-        return Path(home) / "cache" / "demo-model"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pusa-studio" / "demo-model"
+
+
+# Every default is the request type's own (one place for the CLI, the API and the app).
+_DEFAULT = {f.name: f.default for f in dataclasses.fields(GenerationRequest)}
 
 
 def parse_keyframe(text: str) -> Keyframe:
@@ -61,18 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="generate one video")
     g.add_argument("--model", type=_optional_path, help="Wan2.1-T2V-14B folder (default: the built-in demo model)")
     g.add_argument("--lora", type=_optional_path, help="Pusa LoRA file, e.g. pusa_v1.pt (default: the demo model's)")
-    g.add_argument("--lora-alpha", type=float, default=1.4)
+    g.add_argument("--lora-alpha", type=float, default=_DEFAULT["lora_alpha"])
     g.add_argument("--prompt", required=True)
-    g.add_argument("--negative-prompt", default=WAN_NEGATIVE_PROMPT)
-    g.add_argument("--width", type=int, default=832)
-    g.add_argument("--height", type=int, default=480)
-    g.add_argument("--frames", type=int, default=81)
-    g.add_argument("--steps", type=int, default=10)
-    g.add_argument("--cfg", type=float, default=3.0)
-    g.add_argument("--shift", type=float, default=5.0)
+    g.add_argument("--negative-prompt", default=_DEFAULT["negative_prompt"])
+    g.add_argument("--width", type=int, default=_DEFAULT["width"])
+    g.add_argument("--height", type=int, default=_DEFAULT["height"])
+    g.add_argument("--frames", type=int, default=_DEFAULT["frames"])
+    g.add_argument("--steps", type=int, default=_DEFAULT["steps"])
+    g.add_argument("--cfg", type=float, default=_DEFAULT["cfg"])
+    g.add_argument("--shift", type=float, default=_DEFAULT["shift"])
     g.add_argument("--seed", type=int, default=None, help="default: random (the seed used is recorded)")
-    g.add_argument("--fps", type=int, default=16)
-    g.add_argument("--fit", choices=["crop", "pad"], default="crop")
+    g.add_argument("--fps", type=int, default=_DEFAULT["fps"])
+    g.add_argument("--fit", choices=["crop", "pad"], default=_DEFAULT["fit"])
     g.add_argument("--keyframe", action="append", default=[], metavar="FRAME:IMAGE:NOISE",
                    help="an image at a pixel frame with its noise multiplier (repeatable)")
     g.add_argument("--cond-video", type=Path, help="a video whose frames condition latent slots")

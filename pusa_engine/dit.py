@@ -1,4 +1,5 @@
-"""The Wan DiT forward with one timestep per latent frame (spec section 5).
+"""The Wan DiT forward with one timestep per latent frame: frame f's tokens are AdaLN-modulated by the
+embedding of its own t_f.
 
 Runs on diffsynth's WanModel weights and submodules, but with our own block forward: the AdaLN
 modulation is computed per latent frame ([B, F, 6, dim]) and broadcast over the tokens of each frame
@@ -362,7 +363,7 @@ def forward_flops(tokens: int, text_tokens: int, dim: int, ffn_dim: int, layers:
 
     Per block: self-attention q, k, v, o (4 L d^2 MACs), cross-attention q, o on the tokens (2 L d^2)
     and k, v on the text (2 T d^2), FFN (2 L d f); attention scores and values 2 L^2 d + 2 L T d.
-    480p (L 32,760): 0.785 PFLOP linear + 0.879 self-attention = 1.67 PFLOP (spec section 9).
+    480p (L 32,760): 0.785 PFLOP linear + 0.879 self-attention = 1.67 PFLOP (2 FLOPs per multiply-add).
     """
     linear = layers * 2 * (tokens * (6 * dim * dim + 2 * dim * ffn_dim) + text_tokens * 2 * dim * dim)
     attn = layers * (4 * tokens * tokens * dim + 4 * tokens * text_tokens * dim)

@@ -1,7 +1,7 @@
 """Load the official Wan2.1 files into diffsynth's networks, streaming each tensor into the target dtype.
 
 The DiT is built on the meta device and every tensor is read from its shard, cast and placed on the
-target device one at a time: the fp32 model is never held in RAM (spec section 8).
+target device one at a time: the fp32 model is never held in RAM.
 """
 
 from __future__ import annotations

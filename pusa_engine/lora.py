@@ -1,7 +1,7 @@
 """The Pusa LoRA: key formats (PEFT and kohya), and merging with an alpha that can change in place.
 
 Merged weights are always W_base + alpha * scale_file * (B @ A), computed from a kept copy of W_base:
-changing alpha never stacks on an earlier merge (the reference demo's bug, spec section 6).
+changing alpha never stacks on an earlier merge (the reference demo accumulated alpha across changes).
 """
 
 from __future__ import annotations

@@ -29,8 +29,6 @@ from .request import FitMode
 
 StrPath = str | os.PathLike[str]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".mkv", ".avi")
 
 _IMAGE_HINT = "Choose a PNG, JPEG, WebP or BMP image, or re-save this one in one of those formats."
 _VIDEO_HINT = "Choose another video, or convert this one to MP4 (H.264)."
@@ -42,14 +40,6 @@ _MP4_CRF = 18
 
 # ----------------------------------------------------------------------------------------------------------
 # Paths
-
-
-def is_image_path(path: StrPath) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
-
-
-def is_video_path(path: StrPath) -> bool:
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
 
 
 def check_input_file(path: StrPath, kind: Literal["image", "video"]) -> Path:

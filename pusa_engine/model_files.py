@@ -1,4 +1,5 @@
-"""Where the files of a Wan2.1-T2V model folder live, as released (spec section 8)."""
+"""Where the files of a Wan2.1-T2V model folder live, as the Wan-AI release lays them out: config.json,
+sharded safetensors + index, the T5 and VAE .pth files, google/umt5-xxl/."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The one request type that covers every Pusa task, and the frame/slot arithmetic of spec section 2.
+"""The one request type that covers every Pusa task, and the frame/slot arithmetic
+(slot 0 is pixel frame 0, slot j >= 1 is pixel frames 4j-3..4j).
 
 Pure Python on purpose: the desktop imports this module to build requests without loading torch.
 """
@@ -23,7 +24,7 @@ WAN_NEGATIVE_PROMPT = (
 
 FitMode = Literal["crop", "pad"]
 
-# Ranges a user sees (spec section 7).
+# Ranges a user sees (those of Pusa's reference scripts).
 STEPS_RANGE = (1, 50)
 LORA_ALPHA_RANGE = (0.1, 5.0)
 NOISE_RANGE = (0.0, 1.0)

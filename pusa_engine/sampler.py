@@ -1,4 +1,4 @@
-"""The vectorized-timestep sampler, exactly as spec section 4 states it.
+"""The vectorized-timestep sampler, exactly as Pusa's reference states it (README, "How the sampler works").
 
 Device-agnostic: the state (noise, latents) stays float32 on `state_device`; a `Denoiser` turns
 (latents in the compute dtype, per-frame timesteps in the compute dtype) into a float32 velocity, with
@@ -7,7 +7,6 @@ CFG and whatever device plan it uses hidden inside it.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -18,7 +17,8 @@ from .events import CancelToken
 
 
 def schedule_sigmas(steps: int, shift: float) -> torch.Tensor:
-    """sigma_0..sigma_N (float32, sigma_N = 0): the shifted flow-matching schedule of spec section 3."""
+    """sigma_0..sigma_N (float32, sigma_N = 0): sigma_i = shift*s_i / (1 + (shift-1)*s_i),
+    s_i = linspace(1, 0, N+1)[i]."""
     s = torch.linspace(1.0, 0.0, steps + 1)[:-1]
     sigmas = shift * s / (1 + (shift - 1) * s)
     return torch.cat([sigmas, torch.zeros(1)])
@@ -55,7 +55,6 @@ class Denoiser(Protocol):
 class StepInfo:
     index: int  # 0-based
     total: int
-    seconds: float
     timesteps: torch.Tensor  # [F] float32, the values the DiT was given
     clean_estimate: Callable[[], torch.Tensor]  # [1,16,F,h,w] float32, computed only if asked
 
@@ -84,7 +83,6 @@ def sample(denoise: Denoiser, noise: torch.Tensor, conditioning: list[Conditioni
     for i in range(steps):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        start = time.perf_counter()
         t = frame_timesteps(sigmas[i], mult).to(compute_dtype)
         trace[i] = t.float()
         v = denoise(x.to(compute_dtype), t.to(device).unsqueeze(0))
@@ -93,6 +91,6 @@ def sample(denoise: Denoiser, noise: torch.Tensor, conditioning: list[Conditioni
         x_before = x
         x = x + v * (b - a)  # Euler; frames with m = 0 get (b - a) = 0 and stay bit-identical
         if on_step is not None:
-            on_step(StepInfo(i, steps, time.perf_counter() - start, trace[i].clone(),
+            on_step(StepInfo(i, steps, trace[i].clone(),
                              lambda x_before=x_before, v=v, a=a: x_before - a * v))
     return SampleResult(x, trace)

@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif"}
-
 _checked_images: dict[tuple[str, int, int], str | None] = {}  # (path, size, mtime) -> problem
 
 

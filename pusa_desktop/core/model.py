@@ -24,7 +24,7 @@ from pusa_engine.request import (
     slot_of_pixel_frame,
 )
 
-# Spec section 7: default noise multipliers.
+# Default noise multipliers of Pusa's reference scripts (image 0.2, end frame 0.5, clip slots 0.0-0.5).
 IMAGE_TO_VIDEO_NOISE = 0.2
 END_FRAME_NOISE = 0.5
 EXTENSION_SLOTS = [0, 1, 2, 3]
@@ -74,7 +74,7 @@ class TimelineKeyframe(Keyframe):
         return Keyframe(self.image, self.frame, self.noise)
 
 
-VIDEO_SLOT_NOISE = 0.3  # a clip slot added by hand: the spec's completion level
+VIDEO_SLOT_NOISE = 0.3  # a clip slot added by hand: the reference's completion level
 
 
 @dataclass

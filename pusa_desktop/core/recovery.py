@@ -11,12 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pusa_engine.atomic_files import is_finished_output, sidecar_path_for
+
 
 def result_from_sidecar(video: Path) -> dict[str, Any] | None:
     """The job result of a finished video (MP4 + sidecar on disk), or None when it is not complete."""
-    sidecar = video.with_suffix(".json")
-    if not (video.is_file() and sidecar.is_file()):
+    if not is_finished_output(video):
         return None
+    sidecar = sidecar_path_for(video)
     try:
         settings = json.loads(sidecar.read_text(encoding="utf-8"))
         request = settings["request"]

@@ -74,10 +74,10 @@ class EngineProcessClient:
         self._lock = threading.RLock()
         self._proc: subprocess.Popen | None = None
         self._conn: Connection | None = None
-        self._running: set[str] = set()
-        self._questions: dict[int, Future] = {}
+        self._running: dict[str, subprocess.Popen] = {}  # job id -> the process that runs it
+        self._questions: dict[int, tuple[Future, subprocess.Popen]] = {}
         self._next_question = 0
-        self._stopping = False
+        self._stopped: set[subprocess.Popen] = set()  # ended on purpose: their jobs end as cancelled
         self.starts = 0  # engine processes started so far
 
     @property
@@ -102,7 +102,6 @@ class EngineProcessClient:
                 if output is not subprocess.DEVNULL:
                     output.close()
             self._conn = Connection(ours.detach())
-            self._stopping = False
             self.starts += 1
             threading.Thread(target=self._read, args=(self._conn, self._proc), name="pusa-engine-reader",
                              daemon=True).start()
@@ -116,12 +115,13 @@ class EngineProcessClient:
             try:
                 conn.send(message)
                 return True
-            except OSError:  # it died just now: the reader reports it
+            except (OSError, ValueError):  # it died just now (or was stopped): the reader reports it
                 return False
 
     def submit(self, job: Submit) -> None:
         with self._lock:
-            self._running.add(job.job_id)
+            self._ensure_process()
+            self._running[job.job_id] = self._proc
             self._send(job)
 
     def cancel(self, job_id: str) -> None:
@@ -131,7 +131,8 @@ class EngineProcessClient:
         future: Future = Future()
         with self._lock:
             self._next_question += 1
-            self._questions[self._next_question] = future
+            self._ensure_process()
+            self._questions[self._next_question] = (future, self._proc)
             self._send(Ask(self._next_question, question, setup))
         return future
 
@@ -142,9 +143,10 @@ class EngineProcessClient:
         """End the engine process (all its memory goes back); a running job ends as cancelled."""
         with self._lock:
             proc, conn = self._proc, self._conn
-            self._stopping = True
-        if proc is None:
-            return
+            if proc is None:
+                return
+            self._stopped.add(proc)
+            self._proc, self._conn = None, None  # the next message starts a fresh process
         if conn is not None:
             conn.close()  # the child reads end-of-file and exits
         try:
@@ -161,13 +163,13 @@ class EngineProcessClient:
                 break
             if isinstance(message, Answer):
                 with self._lock:
-                    future = self._questions.pop(message.question_id, None)
+                    future, _proc = self._questions.pop(message.question_id, (None, None))
                 if future is not None:
                     future.set_result(message)
                 continue
             if isinstance(message, JobEnded):
                 with self._lock:
-                    self._running.discard(message.job_id)
+                    self._running.pop(message.job_id, None)
             self._sink(message)
         self._process_ended(proc)
 
@@ -177,10 +179,14 @@ class EngineProcessClient:
         except subprocess.TimeoutExpired:
             proc.kill()
             code = proc.wait()
-        with self._lock:
-            stopping, running, questions = self._stopping, sorted(self._running), list(self._questions.values())
-            self._running.clear()
-            self._questions.clear()
+        with self._lock:  # only what this process held: a fresh one may already run the next job
+            stopping = proc in self._stopped
+            self._stopped.discard(proc)
+            running = sorted(job for job, owner in self._running.items() if owner is proc)
+            for job in running:
+                del self._running[job]
+            asked = [q for q, (_f, owner) in self._questions.items() if owner is proc]
+            questions = [self._questions.pop(q)[0] for q in asked]
             if self._proc is proc:
                 self._proc, self._conn = None, None
         how = _how_it_ended(code)

@@ -77,7 +77,7 @@ def test_a_full_run_through_the_window(tiny, images, qtbot):
     settings = tiny.document.settings
     assert (settings.prompt, settings.steps, settings.seed) == (TINY["prompt"], TINY["steps"], TINY["seed"])
     assert [(k.frame, k.noise) for k in tiny.document.timeline.keyframes] == [(0, 0.35)]
-    assert tiny.runner.editor_request().to_dict() == job.request
+    assert tiny.runner.editor_request() == job.request
 
     # the player: frame-by-frame keys and scrubbing move the timeline's playhead
     tiny.player.toggle_play() if tiny.player.playing else None
@@ -229,9 +229,9 @@ def test_save_a_project_reopen_it_and_everything_comes_back(tiny, images, qtbot,
     assert [j.id for j in after.history] == [done]
     old_result, new_result = before.history[0].result, after.history[0].result
     for key in ("video_path", "sidecar_path", "seed", "frames", "fps"):
-        assert new_result[key] == old_result[key]
+        assert getattr(new_result, key) == getattr(old_result, key)
     restored_request = after.history[0].request
-    assert all(Path(k["image"]).is_file() for k in restored_request["keyframes"])  # the copies, not originals
+    assert all(Path(k.image).is_file() for k in restored_request.keyframes)  # the copies, not originals
     assert after.history[0].thumbnail == before.history[0].thumbnail
     assert tiny.history_panel.job_ids() == [done] and tiny.queue_panel.job_ids() == [running, waiting]
     assert tiny.params.prompt.toPlainText() == "the edited prompt"

@@ -48,7 +48,7 @@ def test_dropped_images_become_keyframes_at_their_latent_slots(tiny, images):
     frames = {kf.image.split("/")[-1]: kf.frame for kf in tiny.document.timeline.keyframes}
     assert frames == {"start.png": 0, "end.png": 8}  # snapped to the slot's last pixel frame
     noise = {kf.image.split("/")[-1]: kf.noise for kf in tiny.document.timeline.keyframes}
-    assert noise == {"start.png": 0.2, "end.png": 0.5}  # the spec's defaults for start and end frames
+    assert noise == {"start.png": 0.2, "end.png": 0.5}  # the reference defaults for start and end frames
     card = timeline.card(tiny.document.timeline.keyframes[1].id)
     assert "Latent slot 2 (pixel frames 5-8)" in card.toolTip()
     assert not card.thumbnail.pixmap().isNull()

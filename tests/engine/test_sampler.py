@@ -1,4 +1,4 @@
-"""Spec section 4, consequence by consequence, on the demo model loaded from disk."""
+"""The vectorized-timestep sampler, consequence by consequence, on the demo model loaded from disk."""
 
 from __future__ import annotations
 

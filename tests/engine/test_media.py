@@ -18,8 +18,6 @@ from pusa_engine.errors import InputMediaError, OutputError
 from pusa_engine.media import (
     fit_image,
     image_to_array,
-    is_image_path,
-    is_video_path,
     read_image,
     read_mp4_frames,
     read_video_frames,
@@ -30,6 +28,7 @@ from pusa_engine.media import (
     write_mp4,
     write_png_frames,
 )
+from pusa_engine.media_types import is_image_path, is_video_path
 
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (200, 150, 40), (128, 128, 128), (20, 60, 220)]
 
