@@ -7,14 +7,7 @@ crash or a full disk never leaves a half-written file under the final name.
 
 from __future__ import annotations
 
-import errno
-import json
 import os
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,8 +16,7 @@ import imageio_ffmpeg
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .atomic_files import temp_path_for
-from .errors import InputMediaError, OutputError
+from .errors import InputMediaError
 from .request import FitMode
 
 StrPath = str | os.PathLike[str]
@@ -294,167 +286,5 @@ def read_mp4_frames(path: StrPath) -> np.ndarray:
     return np.stack(frames)
 
 
-# ----------------------------------------------------------------------------------------------------------
-# Writing
-
-
-def _output_error(path: Path, reason: str) -> OutputError:
-    return OutputError(f"Could not write {path}: {reason}. Please {_OUTPUT_HINT}")
-
-
-def _reason(err: OSError) -> str:
-    code = err.errno
-    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return "the disk is full"
-    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "the folder is not writable"
-    if code == errno.ENOENT:
-        return "the folder does not exist"
-    if code == errno.ENOTDIR:
-        return "part of the folder path is a file, not a folder"
-    return err.strerror or str(err)
-
-
-@contextmanager
-def _atomic_target(path: StrPath) -> Iterator[Path]:
-    """Yield a temporary path in the target's folder; on success fsync it and os.replace it onto the target.
-
-    On any failure (or cancellation) the temporary file is removed and OSErrors become OutputError.
-    """
-    target = Path(path)
-    folder = target.parent
-    if not folder.is_dir():
-        reason = "the folder does not exist" if not folder.exists() else "its parent is not a folder"
-        raise _output_error(target, reason)
-    tmp = temp_path_for(target)
-    try:
-        yield tmp
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except OSError as e:
-        raise _output_error(target, _reason(e)) from e
-    finally:
-        with suppress(OSError):
-            tmp.unlink(missing_ok=True)
-
-
-def _as_frames(frames: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
-    arr = np.asarray(frames)
-    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[3] != 3:
-        raise ValueError(f"frames must be uint8 [T, H, W, 3], got {arr.dtype} {list(arr.shape)}")
-    if arr.shape[0] < 1 or arr.shape[1] < 1 or arr.shape[2] < 1:
-        raise ValueError(f"frames must not be empty, got shape {list(arr.shape)}")
-    return np.ascontiguousarray(arr)
-
-
-def _ffmpeg_exe() -> str:
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
-def write_mp4(frames: np.ndarray, path: StrPath, fps: int) -> None:
-    """H.264 MP4 (libx264, CRF 18, yuv420p, BT.709 tagged, faststart), written atomically.
-
-    yuv420p needs even sizes: an odd width or height is padded by repeating the last column/row, so the
-    file is then one pixel wider/taller than the frames.
-    """
-    arr = _as_frames(frames)
-    if fps < 1:
-        raise ValueError(f"write_mp4: fps must be >= 1, got {fps}")
-    target = Path(path)
-    _, h, w, _ = arr.shape
-    pad_h, pad_w = h % 2, w % 2
-    if pad_h or pad_w:
-        arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        h, w = h + pad_h, w + pad_w
-    try:
-        exe = _ffmpeg_exe()
-    except RuntimeError as e:
-        raise OutputError(f"Could not write {target}: ffmpeg is missing ({e}). Reinstall Pusa Studio.") from e
-    with _atomic_target(target) as tmp:
-        cmd = [
-            exe, "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(int(fps)), "-i", "pipe:0",
-            "-an",
-            "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-            "-c:v", "libx264", "-preset", "medium", "-crf", str(_MP4_CRF), "-pix_fmt", "yuv420p",
-            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-            "-movflags", "+faststart",
-            "-f", "mp4", str(tmp),
-        ]  # fmt: skip
-        _run_ffmpeg(cmd, arr, target)
-
-
-def _run_ffmpeg(cmd: list[str], frames: np.ndarray, target: Path) -> None:
-    """Pipe raw RGB frames into ffmpeg and check its exit code (imageio_ffmpeg.write_frames ignores it)."""
-    creationflags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
-    with tempfile.TemporaryFile() as errlog:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog, creationflags=creationflags
-        )
-        assert proc.stdin is not None
-        try:
-            try:
-                for frame in frames:
-                    proc.stdin.write(frame.tobytes())
-                proc.stdin.close()
-            except (BrokenPipeError, OSError):
-                pass  # ffmpeg died; its exit code and log say why
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        errlog.seek(0)
-        log = errlog.read().decode("utf-8", "replace").strip()
-    if code != 0:
-        low = log.lower()
-        if "no space left" in low or "disk quota" in low:
-            reason = "the disk is full"
-        elif "permission denied" in low or "read-only file system" in low:
-            reason = "the folder is not writable"
-        else:
-            last = log.splitlines()[-1] if log else f"exit code {code}"
-            reason = f"the video encoder failed ({last[-300:]})"
-        raise _output_error(target, reason)
-
-
-def write_gif(frames: np.ndarray, path: StrPath, fps: int) -> None:
-    """Looping GIF (one adaptive palette per frame), written atomically. GIF timing has 10 ms steps."""
-    arr = _as_frames(frames)
-    if fps < 1:
-        raise ValueError(f"write_gif: fps must be >= 1, got {fps}")
-    images = [Image.fromarray(f, "RGB") for f in arr]
-    duration = max(20, round(1000 / fps))  # most viewers treat < 20 ms as 100 ms
-    with _atomic_target(path) as tmp:
-        images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
-
-
-def write_png_frames(frames: np.ndarray, folder: StrPath) -> str:
-    """frame_00000.png, frame_00001.png, ... in folder (created if needed). Returns the folder."""
-    arr = _as_frames(frames)
-    out = Path(folder)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise _output_error(out, _reason(e)) from e
-    for i, frame in enumerate(arr):
-        with _atomic_target(out / f"frame_{i:05d}.png") as tmp:
-            Image.fromarray(frame, "RGB").save(tmp, format="PNG")
-    return str(out)
-
-
-def write_json_atomic(data: dict[str, Any], path: StrPath) -> None:
-    """JSON with indent 2, written atomically. A value that is not JSON-serialisable raises TypeError,
-    NaN or infinity ValueError (the file would not be valid JSON)."""
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-    with _atomic_target(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-
-
-def _short(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return (text[0] if text else type(err).__name__)[:200]
+# Writing lives in media_writers.py; its functions are part of this module's interface.
+from .media_writers import _short, write_gif, write_json_atomic, write_mp4, write_png_frames  # noqa: E402, F401

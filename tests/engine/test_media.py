@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pusa_engine import media
+from pusa_engine import media, media_writers
 from pusa_engine.errors import InputMediaError, OutputError
 from pusa_engine.media import (
     fit_image,
@@ -342,7 +342,7 @@ def test_write_mp4_disk_full_removes_temp_file(tmp_path, monkeypatch):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     fake = _fake_ffmpeg(tmp_path, "av_interleaved_write_frame(): No space left on device")
-    monkeypatch.setattr(media, "_ffmpeg_exe", lambda: fake)
+    monkeypatch.setattr(media_writers, "_ffmpeg_exe", lambda: fake)
     target = out_dir / "full.mp4"
     with pytest.raises(OutputError) as ei:
         write_mp4(solid_frames(4, 32, 32), target, fps=16)
@@ -358,7 +358,7 @@ def test_write_mp4_encoder_failure_keeps_old_file(tmp_path, monkeypatch):
     write_mp4(solid_frames(2, 16, 16), target, fps=16)
     before = target.read_bytes()
     fake = _fake_ffmpeg(tmp_path, "Unknown encoder 'libx264'")
-    monkeypatch.setattr(media, "_ffmpeg_exe", lambda: fake)
+    monkeypatch.setattr(media_writers, "_ffmpeg_exe", lambda: fake)
     with pytest.raises(OutputError, match="libx264"):
         write_mp4(solid_frames(2, 16, 16), target, fps=16)
     assert target.read_bytes() == before  # the old result is untouched
