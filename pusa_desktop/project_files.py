@@ -118,7 +118,8 @@ class ProjectFiles(QObject):
             self.session.write_autosave(text)
             problem = ""
         except OSError as error:
-            problem = f"Autosave failed: {_disk_problem(error)} ({self.session.folder}). Save your work elsewhere."
+            log.warning("autosave to %s failed: %s", self.session.folder, error)
+            problem = f"Autosave failed: {_disk_problem(error)}. Save your work elsewhere (File > Save As)."
         self._written.emit(state[0], state[1], problem)
 
     @Slot(int, bool, str)
