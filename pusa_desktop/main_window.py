@@ -33,6 +33,7 @@ from .asset_bin import AssetBin
 from .clip_frames import ClipFrameCache
 from .core.model import fresh_project
 from .core.readiness import ModelFilesCheck, engine_file_check
+from .core.timeline_geometry import pixel_frame_of_player_frame
 from .demo_banner import DemoBanner
 from .document import ProjectDocument
 from .engine_host import EngineHost
@@ -42,7 +43,7 @@ from .job_runner import JobRunner
 from .job_view import JobView, JobWidgets
 from .jobs_panels import HistoryPanel, QueuePanel
 from .params_panel import ParamsPanel
-from .player import PlayerPane, pixel_frame_of_player_frame
+from .player import PlayerPane
 from .progress_panel import ProgressPanel
 from .project_files import ProjectFiles
 from .timeline import TimelineWidget

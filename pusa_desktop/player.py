@@ -13,8 +13,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QImage, QKeyEvent
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QToolButton, QVBoxLayout, QWidget
 
-from pusa_engine.request import latent_frames, pixel_frames_of_slot
-
 from .player_canvas import FrameCanvas
 from .player_sources import (
     DEFAULT_FPS,
@@ -35,18 +33,10 @@ __all__ = [
     "PreviewLoop",
     "VideoFileSource",
     "frame_index_at",
-    "pixel_frame_of_player_frame",
     "position_of_frame",
 ]
 
 
-def pixel_frame_of_player_frame(index: int, shown: int, frames: int) -> int:
-    """The timeline frame of the player's frame `index` out of `shown` (a video, or a per-slot preview)."""
-    if shown == frames or shown <= 1:
-        return index
-    if shown == latent_frames(frames):
-        return pixel_frames_of_slot(index)[1]
-    return round(index * (frames - 1) / (shown - 1))
 
 
 class PlayerPane(QWidget):

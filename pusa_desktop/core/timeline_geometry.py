@@ -176,3 +176,12 @@ def describe_clip_slot(video: TimelineVideo, slot: int) -> str:
 def clip_caption(video: TimelineVideo) -> str:
     slots = ", ".join(str(s) for s in video.slots)
     return f"Clip {Path(video.path).name} on slot{'s' if len(video.slots) > 1 else ''} {slots}"
+
+
+def pixel_frame_of_player_frame(index: int, shown: int, frames: int) -> int:
+    """The timeline frame of the player's frame `index` out of `shown` (a video, or a per-slot preview)."""
+    if shown == frames or shown <= 1:
+        return index
+    if shown == latent_frames(frames):
+        return pixel_frames_of_slot(index)[1]
+    return round(index * (frames - 1) / (shown - 1))

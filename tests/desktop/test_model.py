@@ -94,7 +94,7 @@ def test_the_mode_shown_follows_the_timeline_layout():
 
 
 def test_the_playhead_maps_player_frames_to_pixel_frames():
-    from pusa_desktop.main_window import pixel_frame_of_player_frame
+    from pusa_desktop.core.timeline_geometry import pixel_frame_of_player_frame
 
     assert pixel_frame_of_player_frame(40, 81, 81) == 40  # the finished video: one to one
     assert pixel_frame_of_player_frame(0, 21, 81) == 0  # a preview has one frame per latent slot

@@ -28,5 +28,5 @@ def test_five_minutes_of_jobs_edits_undo_autosave_and_playback(tmp_path):
     figures = json.loads(report.read_text())
     assert run.returncode == 0, run.stdout + run.stderr[-3000:]
     assert figures["crash"] is None and figures["problems"] == []
-    assert figures["jobs_done"] >= 10 and figures["jobs_failed"] == 0 and figures["edits"] >= 200
+    assert figures["jobs_done"] >= 10 and figures["jobs_failed"] == 0 and figures["edits"] >= 100
     assert figures["latency_ms"]["p99"] < 50 and figures["rss_mb"]["growth_after_warm_up"] < 100
