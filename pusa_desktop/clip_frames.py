@@ -17,6 +17,7 @@ from .images import frame_to_qimage
 
 MAX_FRAMES = 241  # the longest video the parameter panel allows: thumbnails for every frame a slot can take
 THUMBNAIL_SIZE = 96
+CACHE_BYTES = 64 * 2**20  # thumbnails kept; the least recently used clips are read again when needed
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,10 @@ class ClipFrames:
     path: str
     count: int  # frames in the whole clip
     thumbnails: tuple[np.ndarray, ...]  # its first MAX_FRAMES frames, small
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.nbytes for t in self.thumbnails)
 
     def thumbnail(self, frame: int) -> QImage | None:
         return frame_to_qimage(self.thumbnails[frame]) if 0 <= frame < len(self.thumbnails) else None
@@ -92,7 +97,9 @@ class ClipFrameCache(QObject):
 
     def get(self, path: str) -> ClipFrames | None:
         """The clip's frames when read; otherwise None, and reading starts."""
-        clip = self._clips.get(path)
+        clip = self._clips.pop(path, None)
+        if clip is not None:
+            self._clips[path] = clip  # most recently used last
         if clip is None and path not in self._loading and path not in self._errors:
             self._loading.add(path)
             threading.Thread(target=self._read, args=(path,), name="clip-frames", daemon=True).start()
@@ -120,6 +127,8 @@ class ClipFrameCache(QObject):
             self._emit(self.failed, path, str(error))
             return
         self._clips[path] = clip
+        while sum(c.nbytes for c in self._clips.values()) > CACHE_BYTES and len(self._clips) > 1:
+            del self._clips[next(iter(self._clips))]  # a day of clips must not fill the memory
         self._emit(self.ready, path)
 
     @staticmethod

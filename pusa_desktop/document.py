@@ -31,6 +31,8 @@ from .core.model import (
     video_preset,
 )
 
+UNDO_LIMIT = 1000  # steps kept: a day of edits must not grow the memory without end
+
 
 class EditCommand(QUndoCommand):
     """One undoable edit of the editor: its settings and timeline before and after, as one pair (small:
@@ -75,6 +77,7 @@ class ProjectDocument(QObject):
         self.project = Project()
         self.path: Path | None = None
         self.undo_stack = QUndoStack(self)
+        self.undo_stack.setUndoLimit(UNDO_LIMIT)
         self._dirty = False
         self.revision = 0  # goes up with every change; autosave compares it
         self.undo_stack.indexChanged.connect(lambda _index: self.mark_dirty())

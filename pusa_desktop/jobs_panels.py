@@ -187,19 +187,26 @@ class HistoryPanel(_JobList):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.details)
         layout.addLayout(buttons)
+        self._made: dict[str, tuple[QIcon, str]] = {}  # job id -> icon and settings text
         document.history_changed.connect(self.refresh)
         document.project_replaced.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
+        """Rebuild the list; each entry's icon and settings text are made once (a finished job must not
+        decode every thumbnail of the history again on the GUI thread)."""
         self.list.clear()
-        for job in self._document.project.history:
+        history = self._document.project.history
+        self._made = {job.id: self._made[job.id] for job in history if job.id in self._made}
+        for job in history:
+            if job.id not in self._made:
+                icon = QIcon(QPixmap(job.thumbnail)) if _own_thumbnail(job.thumbnail) else QIcon()
+                self._made[job.id] = (icon, self.settings_text(job))
+            icon, tip = self._made[job.id]
             timing = f", {job.result.seconds:.1f} s" if job.result is not None else ""
-            item = QListWidgetItem(f"{job.title}\n{job.summary}{timing}")
+            item = QListWidgetItem(icon, f"{job.title}\n{job.summary}{timing}")
             item.setData(Qt.ItemDataRole.UserRole, job.id)
-            if _own_thumbnail(job.thumbnail):
-                item.setIcon(QIcon(QPixmap(job.thumbnail)))
-            item.setToolTip(self.settings_text(job))
+            item.setToolTip(tip)
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)

@@ -1,8 +1,9 @@
 """Project files for the window: new, open, save, recent, autosave and crash recovery.
 
-Autosave: every change raises the document's revision; a timer looks at it four times a second and hands a
-snapshot (a few kilobytes of JSON, media by path) to a writer thread, so edits are on disk within about
-half a second and the window never waits for the disk. A finished job is written at once.
+Autosave: every change raises the document's revision; a timer looks at it four times a second and, at
+most once a second while edits go on, hands a snapshot (plain data, media by path, each job converted
+once and cached) to a writer thread that makes the JSON and writes it. Edits are on disk within about
+1.3 s and the window never waits for the disk or the encoder. A finished job is written at once.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pusa_engine.atomic_files import remove_stale_temps
 
 from . import paths
 from .app_settings import AppSettings
-from .core.model import JobState, fresh_project
+from .core.model import Job, JobState, fresh_project
 from .core.persistence import PROJECT_SUFFIX, ProjectFileError, load_project, project_to_dict, save_project
 from .core.project_reader import read_project
 from .core.recovery import settle_interrupted_jobs
@@ -34,6 +35,7 @@ from .document import ProjectDocument
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 AUTOSAVE_POLL_MS = 250
+AUTOSAVE_EVERY_S = 1.0  # while edits go on: on disk within about 1.3 s of any change
 PROJECT_FILTER = f"Pusa Studio project (*{PROJECT_SUFFIX})"
 
 
@@ -85,38 +87,54 @@ class ProjectFiles(QObject):
         self._problem = ""
         self._closed = False
         self._busy_with_files = False  # opening or saving a project runs beside the window
+        self._plain_jobs: dict[str, tuple[tuple, dict]] = {}
+        self._last_write = 0.0
         self._written.connect(self._on_written)
         self._timer = QTimer(self)
         self._timer.setInterval(AUTOSAVE_POLL_MS)
         self._timer.timeout.connect(self.autosave)
         self._timer.start()
-        document.history_changed.connect(self.autosave)  # a finished job is written at once
+        document.history_changed.connect(lambda: self.autosave(now=True))  # a finished job is written at once
 
     # ----- autosave --------------------------------------------------------------------------------
+    def _plain_job(self, job: Job) -> dict:
+        """A job as plain data, made again only when the job changed."""
+        key = (job.state, id(job.request), id(job.result), job.thumbnail, job.output, tuple(job.problems))
+        cached = self._plain_jobs.get(job.id)
+        if cached is None or cached[0] != key:
+            cached = self._plain_jobs[job.id] = (key, job.to_plain())
+        return cached[1]
+
     def _snapshot(self) -> Autosave:
+        """On the GUI thread: plain data, new for the editor, cached per job (never changed afterwards)."""
+        project = self._document.project
+        live = {job.id for job in [*project.queue, *project.history]}
+        self._plain_jobs = {i: v for i, v in self._plain_jobs.items() if i in live}
         path = self._document.path
-        return Autosave(project_to_dict(self._document.project), str(path) if path else None,
+        return Autosave(project_to_dict(project, self._plain_job), str(path) if path else None,
                         path.stem if path else "Untitled", self._document.dirty, time.time())
 
     @Slot()
-    def autosave(self) -> bool:
-        """Hand a snapshot to the writer when something changed since the last one. True when one went."""
+    def autosave(self, now: bool = False) -> bool:
+        """Hand a snapshot to the writer when something changed since the last one, at most once a second
+        while edits go on (`now`: at once, as for a finished job). True when one went."""
         state = (self._document.revision, self._document.dirty)
         if self._closed or state == self._saved_state or (self._in_flight is not None and not self._in_flight.done()):
             return False
-        try:
-            text = self._snapshot().to_json()
-        except (TypeError, ValueError) as error:  # a value JSON cannot hold: a bug, never a lost window
-            log.error("autosave snapshot failed: %s", error)
+        if not now and time.monotonic() - self._last_write < AUTOSAVE_EVERY_S:
             return False
-        self._saved_state = state
-        self._in_flight = self._writer.submit(self._write, state, text)
+        self._saved_state, self._last_write = state, time.monotonic()
+        self._in_flight = self._writer.submit(self._write, state, self._snapshot())
         return True
 
-    def _write(self, state: tuple[int, bool], text: str) -> None:
+    def _write(self, state: tuple[int, bool], snapshot: Autosave) -> None:
+        """On the writer thread: JSON and the disk."""
         try:
-            self.session.write_autosave(text)
+            self.session.write_autosave(snapshot.to_json())
             problem = ""
+        except (TypeError, ValueError) as error:  # a value JSON cannot hold: a bug, never a lost window
+            log.error("autosave snapshot failed: %s", error)
+            problem = f"Autosave failed: {error}. Save your work elsewhere (File > Save As)."
         except OSError as error:
             log.warning("autosave to %s failed: %s", self.session.folder, error)
             problem = f"Autosave failed: {_disk_problem(error)}. Save your work elsewhere (File > Save As)."
@@ -135,7 +153,7 @@ class ProjectFiles(QObject):
         """Write what is not on disk yet and wait for it (tests, quitting)."""
         if self._in_flight is not None:
             self._in_flight.result(timeout)
-        if self.autosave() and self._in_flight is not None:
+        if self.autosave(now=True) and self._in_flight is not None:
             self._in_flight.result(timeout)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ import os
 import shutil
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,14 +67,16 @@ class LoadedProject:
         return iter((self.project, self.messages))
 
 
-def project_to_dict(project: Project) -> dict[str, Any]:
+def project_to_dict(project: Project, job_to_plain: Callable[[Job], dict[str, Any]] = Job.to_plain) -> dict[str, Any]:
+    """The project as plain data. `job_to_plain` may answer from a cache (autosave does: finished jobs
+    rarely change, and a long history must not be converted again on every edit)."""
     return {
         "format": FORMAT,
         "version": VERSION,
         "settings": settings_to_plain(project.settings),
         "timeline": to_plain(project.timeline),
-        "queue": [j.to_plain() for j in project.queue],
-        "history": [j.to_plain() for j in project.history],
+        "queue": [job_to_plain(j) for j in project.queue],
+        "history": [job_to_plain(j) for j in project.history],
     }
 
 

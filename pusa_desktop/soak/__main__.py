@@ -75,6 +75,8 @@ def _take(figures: SoakFigures, line: str, elapsed: float) -> None:
         figures.rss.append((elapsed, status["mb"]))
     elif kind == "edit":
         figures.edits += 1
+    elif kind == "stalls":
+        figures.stalls = status["top"]
     elif kind == "job":
         if status["state"] == "done":
             figures.jobs_done += 1

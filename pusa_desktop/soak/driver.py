@@ -10,7 +10,10 @@ import asyncio
 import json
 import random
 import sys
+import threading
 import time
+import traceback
+from collections import Counter
 from pathlib import Path
 
 # Small demo-model jobs: a job every few seconds keeps the engine, the previews and the queue busy.
@@ -49,6 +52,30 @@ class LatencyProbe:
     def take(self) -> list[float]:
         samples, self.samples = self.samples, []
         return samples
+
+
+class StallWatch:
+    """Samples the GUI thread's stack while the event loop is late, so a soak names what blocked it."""
+
+    def __init__(self, probe: LatencyProbe, threshold_s: float = 0.04) -> None:
+        self.probe, self.threshold = probe, threshold_s
+        self.stacks: Counter[str] = Counter()
+        self._main = threading.main_thread().ident
+        threading.Thread(target=self._watch, name="stall-watch", daemon=True).start()
+
+    def _watch(self) -> None:
+        seen = False
+        while True:
+            time.sleep(0.01)
+            late = time.perf_counter() - self.probe._last - PROBE_EVERY_MS / 1000
+            if late > self.threshold and not seen:
+                frame = sys._current_frames().get(self._main)
+                if frame is not None:
+                    stack = traceback.extract_stack(frame)[-5:]
+                    self.stacks[" < ".join(f"{Path(f.filename).name}:{f.name}" for f in reversed(stack))] += 1
+                seen = True
+            elif late <= self.threshold:
+                seen = False
 
 
 class SimulatedUser:
@@ -158,6 +185,7 @@ def run_app(minutes: float, seed: int) -> int:
     samples = sorted(str(p) for p in (paths.resources_dir() / "samples").glob("*.png"))
     user = SimulatedUser(window, random.Random(seed), samples, project_path)
     probe = LatencyProbe()
+    stalls = StallWatch(probe)
 
     def on_job_ended(job_id: str, state: str) -> None:
         say("job", id=job_id, state=state,
@@ -182,6 +210,7 @@ def run_app(minutes: float, seed: int) -> int:
         loop.run_until_complete(done.wait())
         say("latency", ms=[round(v, 2) for v in probe.take()])
         say("rss", mb=round(rss_mb(), 1))
+        say("stalls", top=stalls.stacks.most_common(8))
         window.shutdown()
     say("end", edits=user.edits)
     return 0

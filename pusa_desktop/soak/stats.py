@@ -39,6 +39,7 @@ class SoakFigures:
     latencies_ms: list[float] = field(default_factory=list)
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
     crash: str | None = None
+    stalls: list = field(default_factory=list)  # [stack, times]: where the GUI thread was when it was late
 
     def rss_after_warm_up(self) -> float:
         after = [mb for t, mb in self.rss if t >= self.warm_up_s]
@@ -65,4 +66,5 @@ class SoakFigures:
                        round(self.rss_growth_mb(), 1), "max": round(max((mb for _, mb in self.rss), default=0), 1),
                        "series": [(round(t), round(mb, 1)) for t, mb in self.rss]},
             "crash": self.crash,
+            "stalls": self.stalls,
         }
