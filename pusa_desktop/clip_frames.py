@@ -17,7 +17,7 @@ from .images import frame_to_qimage
 
 MAX_FRAMES = 241  # the longest video the parameter panel allows: thumbnails for every frame a slot can take
 THUMBNAIL_SIZE = 96
-CACHE_BYTES = 64 * 2**20  # thumbnails kept; the least recently used clips are read again when needed
+CACHE_BYTES = 16 * 2**20  # thumbnails kept (a dozen 81-frame clips); older clips are read again when needed
 
 
 @dataclass(frozen=True)

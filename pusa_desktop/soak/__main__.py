@@ -73,8 +73,12 @@ def _take(figures: SoakFigures, line: str, elapsed: float) -> None:
         figures.latencies_ms += status["ms"]
     elif kind == "rss":
         figures.rss.append((elapsed, status["mb"]))
+        if "anon" in status:
+            figures.rss_parts.append((elapsed, status["anon"], status.get("file", 0.0)))
     elif kind == "edit":
         figures.edits += 1
+    elif kind == "memory":
+        print(f"memory at {elapsed / 60:.1f} min: {json.dumps(status)}", file=sys.stderr)
     elif kind == "stalls":
         figures.stalls = status["top"]
     elif kind == "job":

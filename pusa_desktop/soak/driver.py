@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import threading
@@ -169,7 +170,7 @@ def run_app(minutes: float, seed: int) -> int:
     from ..application import create_application, setup_logging
     from ..core.model import JobState
     from ..main_window import MainWindow
-    from .stats import rss_mb
+    from .stats import rss_mb, rss_parts_mb
 
     faulthandler.enable()
     app = create_application(sys.argv[:1])
@@ -196,11 +197,20 @@ def run_app(minutes: float, seed: int) -> int:
     for interval_ms, action in (
         (EDIT_EVERY_MS, user.act),
         (int(REPORT_EVERY_S * 1000), lambda: say("latency", ms=[round(v, 2) for v in probe.take()])),
-        (int(RSS_EVERY_S * 1000), lambda: say("rss", mb=round(rss_mb(), 1))),
+        (int(RSS_EVERY_S * 1000), lambda: say("rss", mb=round(rss_mb(), 1), **rss_parts_mb())),
     ):
         timer = QTimer()
         timer.setInterval(interval_ms)
         timer.timeout.connect(action)
+        timer.start()
+        timers.append(timer)
+    if os.environ.get("PUSA_SOAK_DIAGNOSE"):
+        from .diagnose import MemoryDiagnosis
+
+        diagnosis = MemoryDiagnosis()
+        timer = QTimer()
+        timer.setInterval(60_000)
+        timer.timeout.connect(lambda: say("memory", **diagnosis.report()))
         timer.start()
         timers.append(timer)
     say("ready", project=str(project_path), session=str(window.files.session.folder), rss=rss_mb())

@@ -18,6 +18,19 @@ def rss_mb(pid: int | None = None) -> float:
     return 0.0
 
 
+def rss_parts_mb(pid: int | None = None) -> dict[str, float]:
+    """Resident memory split into anonymous (heap: what leaks) and file-backed (library code, fonts) MB."""
+    parts = {}
+    try:
+        with open(f"/proc/{pid or os.getpid()}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(("RssAnon:", "RssFile:")):
+                    parts[line[3:7].lower()] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return parts
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100) by nearest rank; 0 for no values."""
     if not values:
@@ -38,6 +51,7 @@ class SoakFigures:
     edits: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
+    rss_parts: list[tuple[float, float, float]] = field(default_factory=list)  # (seconds, anonymous MB, file MB)
     crash: str | None = None
     stalls: list = field(default_factory=list)  # [stack, times]: where the GUI thread was when it was late
 
@@ -64,7 +78,8 @@ class SoakFigures:
                            "max": round(max(lat, default=0.0), 2), "samples": len(lat)},
             "rss_mb": {"after_warm_up": round(self.rss_after_warm_up(), 1), "growth_after_warm_up":
                        round(self.rss_growth_mb(), 1), "max": round(max((mb for _, mb in self.rss), default=0), 1),
-                       "series": [(round(t), round(mb, 1)) for t, mb in self.rss]},
+                       "series": [(round(t), round(mb, 1)) for t, mb in self.rss],
+                       "anon_file_series": [(round(t), anon, file) for t, anon, file in self.rss_parts]},
             "crash": self.crash,
             "stalls": self.stalls,
         }
