@@ -84,6 +84,8 @@ def _take(figures: SoakFigures, line: str, elapsed: float) -> None:
     elif kind == "job":
         if status["state"] == "done":
             figures.jobs_done += 1
+            if figures.first_job_s is None:
+                figures.first_job_s = elapsed
         elif status["state"] == "failed":
             figures.jobs_failed += 1
             print(f"job failed: {'; '.join(status.get('problems', []))}", file=sys.stderr)
@@ -101,7 +103,7 @@ def verdict(figures: SoakFigures, args: argparse.Namespace) -> list[str]:
         problems.append(f"{figures.jobs_failed} job(s) failed")
     if report["latency_ms"]["p99"] > args.max_p99_ms:
         problems.append(f"event-loop latency p99 {report['latency_ms']['p99']} ms > {args.max_p99_ms} ms")
-    if figures.minutes * 60 > figures.warm_up_s and figures.rss_growth_mb() > args.max_rss_growth_mb:
+    if figures.minutes * 60 > figures.warmed_up_at() and figures.rss_growth_mb() > args.max_rss_growth_mb:
         problems.append(f"memory grew {figures.rss_growth_mb():.0f} MB after warm-up > {args.max_rss_growth_mb} MB")
     return problems
 

@@ -52,16 +52,23 @@ class SoakFigures:
     latencies_ms: list[float] = field(default_factory=list)
     rss: list[tuple[float, float]] = field(default_factory=list)  # (seconds since start, MB)
     rss_parts: list[tuple[float, float, float]] = field(default_factory=list)  # (seconds, anonymous MB, file MB)
+    first_job_s: float | None = None  # when the first job finished (its libraries are loaded by then)
     crash: str | None = None
     stalls: list = field(default_factory=list)  # [stack, times]: where the GUI thread was when it was late
 
+    def warmed_up_at(self) -> float:
+        """Warm-up ends after its minutes and after the first job has finished and played: the first job
+        maps the video and preview libraries (about 65 MB of file-backed pages), which is not growth."""
+        first_job = self.first_job_s if self.first_job_s is not None else float("inf")
+        return max(self.warm_up_s, first_job + 30.0)
+
     def rss_after_warm_up(self) -> float:
-        after = [mb for t, mb in self.rss if t >= self.warm_up_s]
+        after = [mb for t, mb in self.rss if t >= self.warmed_up_at()]
         return after[0] if after else 0.0
 
     def rss_growth_mb(self) -> float:
         """Growth after warm-up: the last third's median minus the first sample after warm-up."""
-        after = [mb for t, mb in self.rss if t >= self.warm_up_s]
+        after = [mb for t, mb in self.rss if t >= self.warmed_up_at()]
         if len(after) < 2:
             return 0.0
         tail = sorted(after[-max(1, len(after) // 3):])
@@ -71,6 +78,7 @@ class SoakFigures:
         lat = self.latencies_ms
         return {
             "minutes": round(self.minutes, 2),
+            "warmed_up_at_s": round(self.warmed_up_at(), 1),
             "jobs_done": self.jobs_done,
             "jobs_failed": self.jobs_failed,
             "edits": self.edits,
