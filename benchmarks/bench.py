@@ -3,6 +3,11 @@
     python -m benchmarks.bench                     # full-size 14B shapes, random bf16 weights, on cuda:0
     python -m benchmarks.bench --tiny --device cpu  # every code path on a tiny model (smoke test)
     python -m benchmarks.bench --loader-ram DIR     # peak RAM of loading the 14B DiT from shards in DIR
+    python -m benchmarks.bench --user-path DIR      # the user's path: official-layout folder, Engine, two jobs
+    python -m benchmarks.bench --speed-probe        # one forward eager / compiled / FP8, and FP8 GEMMs
+    python -m benchmarks.bench --attention-bench    # self-attention at Wan shapes: cuDNN, flash, FlashAttention 4
+    python -m benchmarks.gpu_run --out DIR          # everything above that a machine kind should run, timed
+    python -m benchmarks.bench --four-step | --wan22 | --lora-alpha-change [--plan-devices cuda:0,cuda:1]
 
 Weights are random (values do not change the cost; real weights are not needed). The reference
 workload is Pusa I2V: 832x480, 81 frames, 10 steps, CFG 3, one keyframe at slot 0 with multiplier 0.2,
@@ -55,16 +60,55 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profile-modes", default="eager,compiled", help="eager, compiled, compiled-tuned")
     ap.add_argument("--profile-top", type=int, default=18)
     ap.add_argument("--offload", action="store_true", help="the block-streaming plan's forward at 480p")
+    ap.add_argument("--user-path", metavar="DIR", help="write an official-layout folder of random weights to DIR, "
+                    "then time Engine load and two jobs in a fresh process")
+    ap.add_argument("--plan", default="auto", help="the user path's device plan")
+    ap.add_argument("--jobs", type=int, default=2, help="the user path's jobs (alpha 1.4, then 1.0)")
+    ap.add_argument("--lora-rank", type=int, default=512)
+    ap.add_argument("--speed-probe", action="store_true", help="one 480p forward eager / compiled / FP8")
+    ap.add_argument("--probe-modes", default="gemm,eager,compiled,fp8")
+    ap.add_argument("--attention-bench", action="store_true", help="self-attention at Wan shapes, FA4 if present")
+    ap.add_argument("--four-step", action="store_true", help="four-step mode (Pusa + LightX2V LoRAs, 4 steps, CFG 1) "
+                    "at 480p on --plan-devices (benchmarks/modes.py)")
+    ap.add_argument("--wan22", action="store_true", help="Wan2.2-A14B, two experts, 720p 81 frames, --steps "
+                    "(10), --cfg (3) on --plan-devices, experts per --experts (benchmarks/modes.py)")
+    ap.add_argument("--experts", choices=["auto", "resident", "swap"], default="auto",
+                    help="--wan22: both experts on each GPU, or swapped through one set of GPU weights")
+    ap.add_argument("--lora-alpha-change", action="store_true", help="a LoRA alpha change on the 14B DiT with a "
+                    "rank-512 LoRA, per placement (benchmarks/lora_alpha.py)")
+    ap.add_argument("--plan-devices", help="devices of --four-step, --wan22, --lora-alpha-change: cuda:0 or "
+                    "cuda:0,cuda:1 (default: --device)")
     args = ap.parse_args(argv)
     torch.set_grad_enabled(False)
     if args.loader_ram:
         loader_ram(args)
+        return
+    if args.user_path:
+        from benchmarks.user_path import user_path
+
+        user_path(args)
+        return
+    if args.speed_probe:
+        from benchmarks.speed_probe import speed_probe
+
+        speed_probe(args)
+        return
+    if args.attention_bench:
+        from benchmarks.attention import attention_bench
+
+        attention_bench(args)
         return
     if args.profile:
         profile(args)
         return
     if args.offload:
         offload(args)
+        return
+    if args.four_step or args.wan22 or args.lora_alpha_change:
+        from benchmarks.lora_alpha import alpha_change
+        from benchmarks.modes import four_step, wan22
+
+        (four_step if args.four_step else wan22 if args.wan22 else alpha_change)(args)
         return
     if args.two_gpu:
         two_gpu(args)

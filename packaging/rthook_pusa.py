@@ -1,13 +1,16 @@
 # PyInstaller run-time hook: runs before the app's first import in the frozen Pusa Studio.
+import importlib.util
 import os
 import sys
 
 # The install folder is read-only territory: never write .pyc files beside collected sources.
 sys.dont_write_bytecode = True
 
-# torch.compile needs triton and a C compiler, neither of which ships with the app: keep it off
-# unless the user explicitly asks for it (it then fails with torch's own message).
-os.environ.setdefault("PUSA_COMPILE", "0")
+# torch.compile needs triton and a C compiler. A bundle without triton (build.spec leaves it out) runs
+# eager; one with triton keeps the engine's "auto", which compiles only where a probe compile works.
+# PUSA_COMPILE=1 still forces it (it then fails with torch's own message).
+if importlib.util.find_spec("triton") is None:
+    os.environ.setdefault("PUSA_COMPILE", "0")
 
 # The bootloader points LD_LIBRARY_PATH at the bundle's libraries. This process has already read it
 # (the dynamic loader caches it at start-up), but programs the app starts (xdg-open via

@@ -22,9 +22,24 @@ def setup_logging() -> Path:
     return log_file
 
 
+# Qt Multimedia's chatter on the terminal, none of it a fault: the FFmpeg banner and a dump of every file
+# played (info), "No HW decoder found" (info: software decoding, fine for these sizes), and "Couldn't load
+# pipewire-0.3 / va library" (optional audio and VA-API libraries that are not installed). Its real warnings
+# stay on; QT_LOGGING_RULES set by the user still wins.
+QUIET_RULES = "qt.multimedia.*.info=false\nqt.multimedia.symbolsresolver.warning=false"
+
+
+def quiet_qt_logging() -> None:
+    """Before QtMultimedia loads (importing the window does): it says what it cannot find as it loads."""
+    from PySide6.QtCore import QLoggingCategory
+
+    QLoggingCategory.setFilterRules(QUIET_RULES)
+
+
 def create_application(argv: Sequence[str]):
     from PySide6.QtWidgets import QApplication
 
+    quiet_qt_logging()
     app = QApplication.instance() or QApplication(list(argv))
     app.setOrganizationName(paths.ORGANIZATION)
     app.setApplicationName(paths.APPLICATION)

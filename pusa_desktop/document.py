@@ -25,11 +25,11 @@ from .core.model import (
     Timeline,
     TimelineKeyframe,
     TimelineVideo,
-    apply_mode,
     clamp_timeline,
     snap_frame,
     video_preset,
 )
+from .core.modes import apply_mode
 
 UNDO_LIMIT = 1000  # steps kept: a day of edits must not grow the memory without end
 
@@ -95,6 +95,8 @@ class ProjectDocument(QObject):
             self.dirty_changed.emit(dirty)
 
     def replace_project(self, project: Project, path: Path | None) -> None:
+        if project.timeline.mode is None:  # a project made in code: the mode its layout shows
+            project.timeline.mode = project.timeline.shown_mode
         self.project = project
         self.path = path
         self.undo_stack.clear()
@@ -150,6 +152,8 @@ class ProjectDocument(QObject):
             timeline(after_timeline)
         if after_settings.frames != before.settings.frames or isinstance(timeline, Timeline):
             after_timeline = clamp_timeline(after_timeline, after_settings.frames)
+        if after_timeline.mode is None:  # a timeline made in code (restored): the mode its layout shows, kept
+            after_timeline.mode = after_timeline.shown_mode
         after = EditorState(after_settings, after_timeline)
         if after != before:
             self.undo_stack.push(EditCommand(self, text, before, after, merge_key))
@@ -211,11 +215,22 @@ class ProjectDocument(QObject):
         self.edit_timeline("Place video" if video else "Remove video", change)
 
     def apply_video_preset(self, kind: str) -> None:
-        """Lay the clip out as 'extend' (first 13 frames on slots 0-3) or 'complete' (first and last slot)."""
+        """Lay the clip out as 'extend' (13 frames from its in point on 4 slots from its start slot) or
+        'complete' (from slot 0: its first frame there and 4 more on the last slot). The user asked for these
+        slots: keyframes on them give way (undoable)."""
         video = self.timeline.video
         if video is not None:
-            slots, noise = video_preset(kind, self.settings.frames)
-            self.set_video(TimelineVideo(video.path, slots, noise))
+            start = video.start_slot if kind == "extend" else 0
+            slots, noise = video_preset(kind, self.settings.frames, start)
+            self.set_video(video.with_pairs(list(zip(slots, noise, strict=True)), start_slot=start))
+
+    def change_clip(self, text: str, video: TimelineVideo, merge_key: str | None = None) -> None:
+        """Move, slip or trim the clip (`core/timeline_clips.py` checks it first); no keyframe is touched."""
+
+        def change(t: Timeline) -> None:
+            t.video = video
+
+        self.edit_timeline(text, change, merge_key=merge_key)
 
     def set_video_slot_noise(self, slot: int, noise: float) -> None:
         def change(t: Timeline) -> None:
@@ -244,7 +259,16 @@ class ProjectDocument(QObject):
         self.edit_timeline(f"Add clip slot {slot}", change)
 
     def apply_mode(self, mode: Mode) -> None:
+        """Choose a mode: its starting layout, in one undoable step; no keyframe or clip is removed."""
         self.edit(f"Mode: {mode.value}", timeline=apply_mode(mode, self.timeline, self.settings.frames))
+
+    def clear_timeline(self) -> None:
+        """Take every keyframe and the clip off the timeline (the user asked; undoable). The mode stays."""
+
+        def change(t: Timeline) -> None:
+            t.keyframes, t.video = [], None
+
+        self.edit_timeline("Clear the timeline", change)
 
     def restore_editor(self, settings: EditorSettings, timeline: Timeline) -> None:
         """Put a job's settings and timeline back into the editor (one undoable step)."""

@@ -7,7 +7,7 @@ The few functions at the top are the only places in the window that read a job's
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import QMessageBox, QTabWidget, QWidget
 
 from pusa_engine.events import PhaseProgress, StepProgress
+from pusa_engine.request import GenerationRequest
 
 from .core.model import Job, JobState, Timeline, editor_state_from_request
 from .document import ProjectDocument
@@ -32,9 +33,18 @@ def preview_fps(job: Job) -> float:
     return job.request.fps
 
 
-def editor_state_of(job: Job, keep: Any) -> tuple[Any, Timeline]:
-    """The editor's settings and timeline that made the job (`keep`: the editor's settings now)."""
-    return editor_state_from_request(job.request, keep)
+def editor_state_of(request: GenerationRequest, keep: Any) -> tuple[Any, Timeline]:
+    """The editor's settings and timeline that made a request (`keep`: the editor's settings now). The
+    user's "new seed each run" choice stays as it is: the result's seed is shown, and used again only when
+    that box is off."""
+    settings, timeline = editor_state_from_request(request, keep)
+    return replace(settings, new_seed_each_run=keep.new_seed_each_run), timeline
+
+
+def missing_media(request: GenerationRequest) -> list[str]:
+    """The keyframe images and clip of a request that are no longer on the disk."""
+    files = [kf.image for kf in request.keyframes] + ([request.video.video] if request.video else [])
+    return [f for f in files if not Path(f).is_file()]
 
 
 def result_video(job: Job) -> str | None:
@@ -58,6 +68,8 @@ class JobWidgets:
     side_tabs: QTabWidget
     queue_panel: QueuePanel
     history_panel: HistoryPanel
+    centre: Any = None  # CentrePages: the player, or the welcome page / a comparison in its place
+    library_panel: Any = None  # LibraryPanel: its selection is the result to export while its tab shows
 
 
 class JobView(QObject):
@@ -147,9 +159,19 @@ class JobView(QObject):
         self._w.queue_panel.select(job_id)
 
     # ----- playing ---------------------------------------------------------------------------------------
-    def play_video(self, path: str) -> None:
-        """Play a finished video in the player pane (QtMultimedia decodes it)."""
+    def play_video(self, path: str, asked_by_user: bool = False) -> None:
+        """Play a finished video in the player pane (QtMultimedia decodes it). The player comes back in place
+        of the welcome page, and of a comparison only when the user asked for this video."""
+        if self._w.centre is not None:
+            self._w.centre.show_player(asked_by_user)
         self._w.player.open_video(path, caption=Path(path).name)
+
+    def show_result(self, path: str) -> None:
+        """The user clicked a result (History, Library): play it, or say why not."""
+        if Path(path).is_file():
+            self.play_video(path, asked_by_user=True)
+        else:
+            self._say(f"The video file is gone: {path}")
 
     def show_clip_frame(self, path: str, frame: int, slot: int) -> None:
         """A clip card was clicked: show the clip frame that lands on its slot (not while a job previews)."""
@@ -159,7 +181,10 @@ class JobView(QObject):
         self._w.player.open_video(path, caption=caption, play=False, start_frame=frame)
 
     def current_result_path(self) -> str | None:
-        """The video of the job selected in the History."""
+        """The video selected in the Library while its tab shows, else the job selected in the History."""
+        library = self._w.library_panel
+        if library is not None and self._w.side_tabs.currentWidget() is library:
+            return library.selected_video()
         job_id = self._w.history_panel.selected_job()
         if job_id:
             return result_video(self._document.project.job(job_id))
@@ -167,18 +192,26 @@ class JobView(QObject):
 
     def play_job(self, job_id: str) -> None:
         video = result_video(self._document.project.job(job_id))
-        if video and Path(video).is_file():
-            self.play_video(video)
+        if video:
+            self.show_result(video)
         else:
-            self._say(f"The video file is gone: {video}")
+            self._say("This job has no video")
 
     # ----- back to the editor ----------------------------------------------------------------------------
     def restore_job_settings(self, job_id: str) -> None:
         job = self._document.project.job(job_id)
-        settings, timeline = editor_state_of(job, self._document.settings)
+        self.restore_request(job.request, job.title)
+
+    def restore_request(self, request: GenerationRequest, title: str) -> None:
+        """Put a result's settings and keyframes into the editor as one undoable step; say which of its
+        media are gone and whether the next run reuses its seed."""
+        settings, timeline = editor_state_of(request, self._document.settings)
         self._document.restore_editor(settings, timeline)
         self._w.side_tabs.setCurrentIndex(0)
-        self._say(f"Restored the settings of “{job.title}” (seed {settings.seed})")
+        seed = f"seed {settings.seed}" + (", a new one is drawn each run" if settings.new_seed_each_run else "")
+        gone = missing_media(request)
+        missing = f"; missing on this disk: {', '.join(Path(f).name for f in gone)}" if gone else ""
+        self._say(f"Restored the settings of “{title}” ({seed}){missing}")
 
     def edit_queued_job(self, job_id: str) -> None:
         job = self._document.project.job(job_id)

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QGridLayout,
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QPushButton,
+    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
 from . import paths
 from .core.model import Job, JobState
+from .core.result_settings import Row, as_text, request_rows, result_rows
 from .document import ProjectDocument
+from .library_form import SettingsForm
 
 STATE_MARKS = {
     JobState.QUEUED: "waiting",
@@ -114,7 +116,8 @@ class QueuePanel(_JobList):
         selected = self.selected_job()
         self.list.clear()
         for job in self._document.project.queue:
-            item = QListWidgetItem(f"[{STATE_MARKS[job.state]}] {job.title}\n{job.summary}")
+            on = f" on {job.worker}" if job.worker and job.state is JobState.RUNNING else ""  # a cluster worker
+            item = QListWidgetItem(f"[{STATE_MARKS[job.state]}{on}] {job.title}\n{job.summary}")
             item.setData(Qt.ItemDataRole.UserRole, job.id)
             tip = job.summary + ("\n\n" + "\n".join(job.problems) if job.problems else "")
             item.setToolTip(tip)
@@ -151,8 +154,15 @@ class QueuePanel(_JobList):
             signal.emit(job_id)
 
 
+def job_rows(job: Job) -> list[Row]:
+    """A history entry's settings as a readable form, then its file and timing."""
+    seconds = job.result.seconds if job.result is not None else None
+    return request_rows(job.request.to_dict()) + result_rows(job.video_path, seconds)
+
+
 class HistoryPanel(_JobList):
-    """Every result with a thumbnail and its full settings; restore, play, open in the file manager."""
+    """Every result with a thumbnail and its full settings as a form. Clicking an entry plays it; restore,
+    export, open its folder, remove."""
 
     restore_requested = Signal(str)
     play_requested = Signal(str)
@@ -160,32 +170,42 @@ class HistoryPanel(_JobList):
     def __init__(self, document: ProjectDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._document = document
+        self._refreshing = False
         self.list = QListWidget(self)
         self.list.setAccessibleName("History of results")
         self.list.setIconSize(QSize(72, 72))
         self.list.setWordWrap(True)
-        self.list.itemDoubleClicked.connect(lambda item: self.play_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.itemClicked.connect(lambda item: self.play_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
+        self.list.itemActivated.connect(lambda item: self.play_requested.emit(item.data(Qt.ItemDataRole.UserRole)))
         self.restore = _button(self, "Restore", "Put this result's settings back into the editor")
         self.play = _button(self, "Play", "Play this result")
         self.reveal = _button(self, "Show file", "Open the folder holding this video")
         self.remove = _button(self, "Remove", "Remove from the history (the video file stays)")
+        self.export = _button(self, "Export", "Export this result as MP4, WebM, ProRes, GIF or PNG frames")
         self.restore.clicked.connect(lambda: self._emit_selected(self.restore_requested))
         self.play.clicked.connect(lambda: self._emit_selected(self.play_requested))
         self.reveal.clicked.connect(self._reveal)
         self.remove.clicked.connect(self._remove)
-        buttons = QHBoxLayout()
-        self.export = _button(self, "Export", "Export this result as MP4, GIF or PNG frames")
-        for b in (self.restore, self.play, self.reveal, self.export, self.remove):
-            buttons.addWidget(b)
-        self.details = QPlainTextEdit(self)
-        self.details.setReadOnly(True)
-        self.details.setAccessibleName("Settings of the selected result")
-        self.details.setMaximumHeight(150)
-        self.list.currentRowChanged.connect(lambda _row: self._show_details())
+        buttons = QGridLayout()  # two rows: every label whole in a 330-pixel panel
+        buttons.setHorizontalSpacing(4)
+        buttons.setVerticalSpacing(4)
+        for i, b in enumerate((self.restore, self.play, self.export, self.reveal, self.remove)):
+            buttons.addWidget(b, i // 3, i % 3)
+        self.details = SettingsForm(self)
+        self.details.placeholder = "Click a result to play it and see its settings"
+        self.details.set_rows([])
+        self.list.currentRowChanged.connect(lambda _row: self._current_changed())
+        self.split = QSplitter(Qt.Orientation.Vertical, self)
+        self.split.setObjectName("historySplit")
+        self.split.addWidget(self.list)
+        self.split.addWidget(self.details)
+        self.split.setStretchFactor(0, 3)
+        self.split.setStretchFactor(1, 2)
+        self.split.setChildrenCollapsible(False)
+        self.split.setSizes([560, 440])  # scaled to the panel's height
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.details)
+        layout.addWidget(self.split, 1)
         layout.addLayout(buttons)
         self._made: dict[str, tuple[QIcon, str]] = {}  # job id -> icon and settings text
         document.history_changed.connect(self.refresh)
@@ -195,6 +215,7 @@ class HistoryPanel(_JobList):
     def refresh(self) -> None:
         """Rebuild the list; each entry's icon and settings text are made once (a finished job must not
         decode every thumbnail of the history again on the GUI thread)."""
+        self._refreshing = True
         self.list.clear()
         history = self._document.project.history
         self._made = {job.id: self._made[job.id] for job in history if job.id in self._made}
@@ -210,17 +231,25 @@ class HistoryPanel(_JobList):
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
+        self._refreshing = False
         self._show_details()
+
+    def _current_changed(self) -> None:
+        """The user moved to another entry (arrow keys): show its settings and play it."""
+        if self._refreshing:
+            return
+        self._show_details()
+        job_id = self.selected_job()
+        if job_id and self.list.hasFocus():
+            self.play_requested.emit(job_id)
 
     def _show_details(self) -> None:
         job_id = self.selected_job()
-        self.details.setPlainText(self.settings_text(self._document.project.job(job_id)) if job_id else "")
+        self.details.set_rows(job_rows(self._document.project.job(job_id)) if job_id else [])
 
     @staticmethod
     def settings_text(job: Job) -> str:
-        shown = {k: v for k, v in job.request.to_dict().items() if k != "negative_prompt"}
-        video = job.video_path or ""
-        return f"{video}\n\n{json.dumps(shown, indent=1)}"
+        return as_text(job_rows(job))
 
     def _emit_selected(self, signal) -> None:
         job_id = self.selected_job()

@@ -30,10 +30,11 @@ from pusa_engine.jobs.protocol import JobClient
 from . import paths
 from .app_settings import AppSettings, EngineConfig
 from .asset_bin import AssetBin
+from .centre_pages import CentrePages
 from .clip_frames import ClipFrameCache
 from .core.model import fresh_project
 from .core.readiness import ModelFilesCheck, engine_file_check
-from .core.timeline_geometry import pixel_frame_of_player_frame
+from .core.timeline_geometry import pixel_frame_of_clip_frame, pixel_frame_of_player_frame
 from .demo_banner import DemoBanner
 from .document import ProjectDocument
 from .engine_host import EngineHost
@@ -42,11 +43,14 @@ from .generate_gate import GenerateGate
 from .job_runner import JobRunner
 from .job_view import JobView, JobWidgets
 from .jobs_panels import HistoryPanel, QueuePanel
+from .layout_memory import restore_layout, save_layout
+from .library_setup import install_library, shutdown_library
 from .params_panel import ParamsPanel
 from .player import PlayerPane
 from .progress_panel import ProgressPanel
 from .project_files import ProjectFiles
-from .timeline import TimelineWidget
+from .timeline_pane import TimelinePane
+from .welcome import install_welcome
 from .window_actions import EXPORT_ACTIONS, build_actions, icon, open_settings, shortcuts_text
 
 log = logging.getLogger(__name__)
@@ -78,7 +82,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         shown_by = JobWidgets(self.player, self.progress, self.timeline, self.side_tabs, self.queue_panel,
-                              self.history_panel)
+                              self.history_panel, self.centre_pages, self.library_panel)
         self.jobs = JobView(self.document, self.host, shown_by, self.show_message, lambda: self.interactive, self)
         self.previews_received = self.jobs.previews_received  # step previews shown, per job
         self.exports = ResultExports(self, self.current_result_path, self.show_message)
@@ -94,6 +98,7 @@ class MainWindow(QMainWindow):
         self.files.problems_found.connect(self.show_problems)
         self.resize(1280, 720)
         self.setMinimumSize(QSize(1024, 640))
+        restore_layout(self)  # the geometry and panel sizes of the last session
 
     # ----- building ------------------------------------------------------------------------------------
     def _build_widgets(self) -> None:
@@ -118,13 +123,15 @@ class MainWindow(QMainWindow):
         self.side_tabs.addTab(self.history_panel, "History")
         self.side_tabs.setMinimumWidth(330)
         self.progress = ProgressPanel(self)
-        self.timeline = TimelineWidget(self.document, self, self.clips)
+        self.timeline_pane = TimelinePane(self.document, self, self.clips)  # zoom, scroll, the card bar
+        self.timeline = self.timeline_pane.timeline
 
         centre = QWidget(self)
         centre_layout = QVBoxLayout(centre)
         centre_layout.setContentsMargins(0, 0, 0, 0)
         centre_layout.setSpacing(2)
-        centre_layout.addWidget(self.player, 1)
+        self.centre_pages = CentrePages(self.player, self)  # the player, or the welcome page / a comparison
+        centre_layout.addWidget(self.centre_pages, 1)
         centre_layout.addWidget(self.progress)
 
         self.top_split = QSplitter(Qt.Orientation.Horizontal, self)
@@ -135,14 +142,21 @@ class MainWindow(QMainWindow):
         self.top_split.setStretchFactor(1, 1)
         self.top_split.setStretchFactor(2, 0)
         self.top_split.setSizes([120, 800, 360])
+        self.library_panel = install_library(self)  # the Library tab and the A/B comparison
+        self.welcome = install_welcome(self)
 
         root = QWidget(self)
         root_layout = QVBoxLayout(root)
         root_layout.setContentsMargins(4, 2, 4, 2)
         root_layout.setSpacing(4)
         root_layout.addWidget(self.banner)
-        root_layout.addWidget(self.top_split, 1)
-        root_layout.addWidget(self.timeline)
+        self.root_split = QSplitter(Qt.Orientation.Vertical, self)  # drag the timeline's top edge; remembered
+        self.root_split.addWidget(self.top_split)
+        self.root_split.addWidget(self.timeline_pane)
+        self.root_split.setStretchFactor(0, 1)
+        self.root_split.setStretchFactor(1, 0)
+        self.root_split.setChildrenCollapsible(False)
+        root_layout.addWidget(self.root_split, 1)
         self.setCentralWidget(root)
         self.plan_label = QLabel("Engine: not loaded yet", self)
         self.autosave_label = QLabel("", self)
@@ -184,11 +198,11 @@ class MainWindow(QMainWindow):
     @Slot(int)
     def _player_moved(self, index: int) -> None:
         """Put the timeline's playhead on the pixel frame the player shows (previews have one frame per slot;
-        a clip's frame i lands on pixel frame i)."""
+        a clip's frame lands where its in point and start slot put it)."""
         frames = self.document.settings.frames
         video = self.document.timeline.video
         if video is not None and self.player.source == video.path:
-            self.timeline.set_playhead(index if index < frames else None)
+            self.timeline.set_playhead(pixel_frame_of_clip_frame(video, index, frames))
             return
         self.timeline.set_playhead(pixel_frame_of_player_frame(index, self.player.frame_count, frames))
 
@@ -293,6 +307,10 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         open_settings(self)
 
+    def show_welcome(self) -> None:
+        """The welcome page in the player's place (the first start, Help > Welcome)."""
+        self.centre_pages.show_page("welcome")
+
     # ----- closing -------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self.interactive and self.host.busy:
@@ -310,4 +328,6 @@ class MainWindow(QMainWindow):
         self.player.stop()
         self.host.shutdown()
         self.files.close()
+        shutdown_library(self)
+        save_layout(self)
         self.app_settings.sync()

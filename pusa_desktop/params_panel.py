@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtGui import QKeyEvent, QRegularExpressionValidator, QWheelEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -26,10 +26,27 @@ from PySide6.QtWidgets import (
 
 from pusa_engine.request import CFG_RANGE, FPS_RANGE, LORA_ALPHA_RANGE, MAX_SEED, STEPS_RANGE
 
-from .core.model import RESOLUTIONS, Mode, detect_mode
+from .core.model import RESOLUTIONS, Mode
+from .core.modes import mode_status
 from .document import ProjectDocument
 
 CUSTOM = "Custom"
+
+
+class ModeBox(QComboBox):
+    """The mode box: a mode is applied when it is chosen from the list, so the wheel (scrolling the panel) and
+    the arrow keys (stepping through modes) never apply one by the way; the arrows open the list instead."""
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        event.ignore()  # the panel scrolls
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown,
+                           Qt.Key.Key_Home, Qt.Key.Key_End):
+            self.showPopup()
+            event.accept()
+        else:
+            super().keyPressEvent(event)
 
 
 class ParamsPanel(QWidget):
@@ -43,13 +60,21 @@ class ParamsPanel(QWidget):
         self._updating = False
         self.setObjectName("paramsPanel")
 
-        self.mode = QComboBox(self)
+        self.mode = ModeBox(self)
         self.mode.addItems([m.value for m in Mode])
         self.mode.setAccessibleName("Mode")
-        self.mode.setToolTip("Lay the timeline out for one of the four tasks; you can go on editing it after")
-        self.apply_mode_button = QPushButton("Apply", self)
-        self.apply_mode_button.setToolTip("Arrange the timeline for the chosen mode (undoable)")
-        self.apply_mode_button.clicked.connect(self._apply_mode)
+        self.mode.setToolTip(
+            "A starting layout for one of the four tasks, applied when chosen (undoable): it may move a keyframe\n"
+            "to the first or last slot and shows where media go, but never removes any. Edit on from there."
+        )
+        self.mode.activated.connect(lambda index: self._document.apply_mode(list(Mode)[index]))
+        self.mode_status = QLabel(self)
+        self.mode_status.setObjectName("modeStatus")
+        self.mode_status.setWordWrap(True)
+        self.mode_status.setStyleSheet("color: #aeb3c0;")
+        self.clear_timeline_button = QPushButton("Clear the timeline", self)
+        self.clear_timeline_button.setToolTip("Take every keyframe and the clip off the timeline (undoable)")
+        self.clear_timeline_button.clicked.connect(self._document.clear_timeline)
 
         self.prompt = QPlainTextEdit(self)
         self.prompt.setPlaceholderText("Describe the video: subject, action, camera, light…")
@@ -93,10 +118,12 @@ class ParamsPanel(QWidget):
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        mode_row = QHBoxLayout()
-        mode_row.addWidget(self.mode, 1)
-        mode_row.addWidget(self.apply_mode_button)
-        form.addRow("Mode", mode_row)
+        form.addRow("Mode", self.mode)
+        mode_box = QVBoxLayout()
+        mode_box.setSpacing(2)
+        mode_box.addWidget(self.mode_status)
+        mode_box.addWidget(self.clear_timeline_button, 0, Qt.AlignmentFlag.AlignLeft)
+        form.addRow("", mode_box)
         form.addRow("Prompt", self.prompt)
         form.addRow("Negative", self.negative)
         form.addRow("Size", self.resolution)
@@ -223,17 +250,6 @@ class ParamsPanel(QWidget):
     def _new_random_seed(self) -> None:
         self._document.update_settings(seed=random.randint(0, MAX_SEED))
 
-    def _apply_mode(self) -> None:
-        mode = Mode(self.mode.currentText())
-        self._document.apply_mode(mode)
-        hints = {
-            Mode.TEXT_TO_VIDEO: "Text-to-Video: the timeline is empty; the prompt alone drives the video",
-            Mode.IMAGE_TO_VIDEO: "Image-to-Video: drop the start image on frame 0 (noise 0.2)",
-            Mode.MULTI_FRAMES: "Multi-Frames: first frame 0 (0.2), last frame (0.5), more in between",
-            Mode.VIDEO_TO_VIDEO: "Video-to-Video: drop a video on the timeline to extend or complete it",
-        }
-        self.message.emit(hints[mode])
-
     # ----- model -> view -----------------------------------------------------------------------------
     def refresh(self) -> None:
         s = self._document.settings
@@ -263,7 +279,14 @@ class ParamsPanel(QWidget):
         self._refresh_video()
 
     def _refresh_video(self) -> None:
-        self.mode.setCurrentText(detect_mode(self._document.timeline).value)
+        timeline = self._document.timeline
+        self.mode.setCurrentText(timeline.shown_mode.value)  # the mode chosen; dropping media never changes it
+        self.mode_status.setText(mode_status(timeline, self._document.settings.frames))
+        width = self.mode_status.width() if self.mode_status.width() > 100 else self.mode.width()
+        self.mode_status.setMinimumHeight(self.mode_status.heightForWidth(width))  # every wrapped line shown
+        self.clear_timeline_button.setVisible(
+            timeline.shown_mode is Mode.TEXT_TO_VIDEO and bool(timeline.keyframes or timeline.video)
+        )
         video = self._document.timeline.video
         self.video_group.setVisible(video is not None)
         if video is not None:

@@ -139,6 +139,7 @@ class PlayerPane(QWidget):
                 self.step_to(start_frame)
             return
         self._activate(self.media)
+        self.media.stop()  # a player still playing the last video would ignore play() for the new one
         self._index, self.shown_frame = start_frame, None
         self.source = path
         self.media.open(path, play, start_frame)

@@ -1,4 +1,4 @@
-"""Settings: model folder, LoRA file, output folder, device plan; the engine checks the model folder.
+"""Settings: model folder, LoRA file, output folder, device plan, cluster; the engine checks the model folder.
 
 The engine (in its own process) answers both questions, the device plans and the file check, so the
 window never imports torch. Without an engine to ask, only a quick look for missing files is possible.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -28,13 +29,16 @@ from pusa_engine.jobs.protocol import Answer, EngineSetup
 from .aio import spawn
 from .app_settings import AppSettings, lora_or_none
 from .core.readiness import EngineAsker, quick_model_problems
+from .model_settings import FamilyFields
 
 DEFAULT_PLANS = ["auto", "cpu", "cuda:0"]
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: AppSettings, parent: QWidget | None = None, engine: EngineAsker | None = None) -> None:
-        """`engine` (the window's EngineHost) answers the device plans and the file check."""
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None, engine: EngineAsker | None = None,
+                 document=None) -> None:
+        """`engine` (the window's EngineHost) answers the device plans and the file check; `document` (default:
+        the parent window's) takes the LoRA strengths and the speed preset."""
         super().__init__(parent)
         self._engine = engine
         self.setWindowTitle("Pusa Studio settings")
@@ -48,6 +52,7 @@ class SettingsDialog(QDialog):
         self.lora_path.setPlaceholderText("empty = no LoRA")
         self.lora_path.setAccessibleName("LoRA file")
         self.lora_path.setToolTip("The Pusa V1 LoRA .safetensors file")
+        self.family = FamilyFields(self, settings, document or getattr(parent, "document", None), self.lora_path)
         self.output_dir = QLineEdit(str(settings.output_dir), self)
         self.output_dir.setAccessibleName("Output folder")
         self.plan = QComboBox(self)
@@ -55,6 +60,18 @@ class SettingsDialog(QDialog):
         self.plan.setToolTip("Where the model runs; 'auto' picks the best the computer offers")
         self.plan.addItems(DEFAULT_PLANS if settings.plan in DEFAULT_PLANS else [*DEFAULT_PLANS, settings.plan])
         self.plan.setCurrentText(settings.plan)
+        self.cluster_address = QLineEdit(settings.cluster_address, self)
+        self.cluster_address.setAccessibleName("Cluster address")
+        self.cluster_address.setPlaceholderText("empty = this computer only; e.g. ray://192.168.1.10:10001")
+        self.cluster_address.setToolTip("A Ray cluster whose Pusa workers run queued jobs too (see the README's "
+                                        "Cluster section): ray://HEAD:10001, or HEAD:6379 on a node of it")
+        self.cluster_token = QLineEdit(settings.cluster_token, self)
+        self.cluster_token.setAccessibleName("Cluster token")
+        self.cluster_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.cluster_token.setPlaceholderText("empty = RAY_AUTH_TOKEN or ~/.ray/auth_token")
+        self.use_local = QCheckBox("Also run jobs on this computer", self)
+        self.use_local.setAccessibleName("Run jobs on this computer too")
+        self.use_local.setChecked(settings.use_local_engine)
         self.problems = QListWidget(self)
         self.problems.setAccessibleName("Problems with the model files")
         self.problems.setWordWrap(True)  # every problem in full, however long its path
@@ -69,8 +86,14 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model folder", self._with_browse(self.model_dir, folder=True))
         form.addRow("LoRA file", self._with_browse(self.lora_path, folder=False))
+        self.family.add_rows(form, lambda edit, folder: self._with_browse(edit, folder))
+        self.model_dir.textChanged.connect(self.family.follow)
+        self.family.follow(self.model_dir.text())
         form.addRow("Output folder", self._with_browse(self.output_dir, folder=True))
         form.addRow("Device plan", self.plan)
+        form.addRow("Cluster address", self.cluster_address)
+        form.addRow("Cluster token", self.cluster_token)
+        form.addRow("", self.use_local)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -145,7 +168,9 @@ class SettingsDialog(QDialog):
             if quick_only:
                 problems = quick_model_problems(model_dir, lora)
             else:
-                problems = [str(p) for p in (await self._ask("check_files", EngineSetup(model_dir, lora or ""))).value]
+                low = lora_or_none(self.family.lora_low.text()) or ""
+                setup = EngineSetup(model_dir, lora or "", lora_low_path=low)
+                problems = [str(p) for p in (await self._ask("check_files", setup)).value]
         except Exception as error:  # noqa: BLE001 - shown to the user
             problems = [f"could not check the files ({type(error).__name__}: {error})"]
         finally:
@@ -165,9 +190,17 @@ class SettingsDialog(QDialog):
         return problems
 
     def accept(self) -> None:
+        problem = self.family.problem(self.model_dir.text())
+        if problem:
+            self.status.setText(problem)
+            return
+        self.family.save(self._settings, self.model_dir.text())
         self._settings.model_dir = self.model_dir.text().strip()
         self._settings.lora_path = lora_or_none(self.lora_path.text()) or ""
         self._settings.output_dir = self.output_dir.text().strip() or str(self._settings.output_dir)
         self._settings.plan = self.plan.currentText() or "auto"
+        self._settings.cluster_address = self.cluster_address.text()
+        self._settings.cluster_token = self.cluster_token.text()
+        self._settings.use_local_engine = self.use_local.isChecked()
         self._settings.sync()
         super().accept()

@@ -1,17 +1,20 @@
-"""The timeline: a ruler of pixel frames with the latent slots, keyframe cards with noise sliders, a playhead.
+"""The timeline: a ruler of pixel frames with the latent slots, keyframe cards and a clip's slot cards, a playhead.
 
-Image files dropped on it (from the file manager or the asset bin) become keyframes snapped to their
-latent slot. A dropped video lays its frames on latent slots as clip cards, one per slot, each with its own
-noise slider (Extension preset first; Completion and single slots from the card's menu). Every change
-goes through the document, so it is undoable. Files are decoded when dropped: a damaged or empty file is
-refused with one message, a clip too short for a slot is laid without that slot (`media_checks.py`).
+Image files dropped on it (from the file manager or the asset bin) become keyframes on their latent slot;
+several spread from the drop point over free slots in the order the drag lists them. A dropped video is laid
+from the slot it was dropped on, one card per slot with its own noise (the clip's in and out points are set
+in the bar above, `timeline_pane.py`). Cards follow the mouse when dragged; every change goes through the
+document, so it is undoable. Files are decoded when dropped: a damaged or empty file is refused with one
+message, a clip too short for a slot is laid without that slot.
 
-This module is the widget (events, drag and drop, menus); the numbers are in `core/timeline_geometry.py`,
-the drawing under the cards in `timeline_painting.py`, the cards in `timeline_cards.py`.
+This module is the widget (cards, menus, events); the numbers are in `core/timeline_geometry.py` and
+`core/timeline_clips.py`, dragging and dropping in `timeline_drag.py`, the drawing under the cards in
+`timeline_painting.py`, the cards in `timeline_cards.py`. `TimelinePane` puts it in a scroll area with zoom.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal
@@ -24,14 +27,15 @@ from PySide6.QtGui import (
     QMouseEvent,
     QPainter,
     QPaintEvent,
+    QWheelEvent,
 )
 from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
-from pusa_engine.request import latent_frames, pixel_frames_of_slot, slot_of_pixel_frame
+from pusa_engine.request import slot_of_pixel_frame
 
 from .clip_frames import ClipFrameCache
-from .core.media_checks import image_file_problem
-from .core.model import clip_problem, snap_frame
+from .core.model import clip_problem
+from .core.modes import mode_guides
 from .core.timeline_geometry import (
     CARD_TOP,
     HEIGHT_WITH_CLIP,
@@ -39,26 +43,26 @@ from .core.timeline_geometry import (
     RULER_HEIGHT,
     SLOT_BAND_HEIGHT,
     TimelineGeometry,
-    drop_message,
-    keyframe_noise_for_slot,
-    lay_clip,
-    next_free_slot,
 )
 from .document import ProjectDocument
-from .images import is_image_file, is_video_file
 from .timeline_cards import ClipSlotCard, KeyframeCard, SlotCard
+from .timeline_drag import TimelineInteraction
+from .timeline_menus import clip_menu, slot_menu
 from .timeline_painting import (
     paint_background,
     paint_clip,
     paint_drop_target,
     paint_empty_hint,
+    paint_guides,
     paint_playhead,
     paint_ruler,
+    paint_selection,
     paint_slots,
     slot_rect,
 )
 
 __all__ = ["ClipSlotCard", "KeyframeCard", "SlotCard", "TimelineWidget"]
+Selection = tuple[str, str | int]  # ("keyframe", id) or ("clip", slot)
 
 
 def _discard(card: SlotCard) -> None:
@@ -72,11 +76,15 @@ class TimelineWidget(QWidget):
     message = Signal(str)
     playhead_moved = Signal(int)  # the user clicked the ruler
     clip_frame_requested = Signal(str, int, int)  # clip path, clip frame, slot: show it in the player
+    selection_changed = Signal()
+    zoom_requested = Signal(float, float)  # Ctrl+wheel: factor, at this x of the timeline
+    scroll_requested = Signal(int)  # the wheel without Ctrl: pixels to scroll sideways
 
     def __init__(
         self, document: ProjectDocument, parent: QWidget | None = None, clips: ClipFrameCache | None = None
     ) -> None:
         super().__init__(parent)
+        self.document = document
         self._document = document
         self._cards: dict[str, KeyframeCard] = {}
         self._clip_cards: dict[int, ClipSlotCard] = {}
@@ -85,18 +93,21 @@ class TimelineWidget(QWidget):
         self.clips = clips or ClipFrameCache(self)
         self.clips.ready.connect(self._clip_read)
         self.clips.failed.connect(lambda path, why: self.message.emit(f"Cannot read {Path(path).name}: {why}"))
+        self.selection: Selection | None = None
+        self.reveal: Callable[[float], None] = lambda _x: None  # the pane scrolls to show this x while dragging
+        self.interaction = TimelineInteraction(self)
         self._playhead: int | None = None
-        self._drop_frame: int | None = None
         self._timesteps: list[float] = []
         self.setObjectName("timeline")
         self.setAccessibleName("Timeline")
         self.setAcceptDrops(True)
-        self.setMinimumHeight(HEIGHT_WITHOUT_CLIP)
+        self.setFixedHeight(HEIGHT_WITHOUT_CLIP)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setToolTip(
-            "Drop images here to place keyframes, or a video to extend or complete it (right-click its cards\n"
-            "for the Extension and Completion presets, or an empty slot to lay the clip's frames there).\n"
+            "Drop images here to place keyframes (several spread over free slots in the order you dragged them),\n"
+            "or a video to lay its frames from the slot you drop it on. Drag cards to move them (Shift: slot by\n"
+            "slot), Left/Right nudge, Up/Down change the noise; Ctrl+wheel zooms, the wheel scrolls.\n"
             "The numbered bands are latent slots (4 pixel frames each, slot 0 is frame 0); while a job runs\n"
             "their shade shows how noisy each slot still is (light = noisy, dark = settled)."
         )
@@ -112,9 +123,6 @@ class TimelineWidget(QWidget):
     @property
     def grid(self) -> TimelineGeometry:
         return TimelineGeometry(self.width(), self.frames)
-
-    def _frame_width(self) -> float:
-        return self.grid.frame_width
 
     def x_of_frame(self, frame: float) -> float:
         return self.grid.x_of_frame(frame)
@@ -132,7 +140,9 @@ class TimelineWidget(QWidget):
         return self.slot_card_position(slot_of_pixel_frame(frame))
 
     def slot_card_position(self, slot: int) -> QPoint:
-        return QPoint(self.grid.slot_card_x(slot), CARD_TOP)
+        """Where the card on `slot` sits (cards on neighbouring slots never cover each other where they fit)."""
+        x = self.grid.card_xs(self._document.timeline.occupied_slots()).get(slot)
+        return QPoint(self.grid.slot_card_x(slot) if x is None else x, CARD_TOP)
 
     def slot_at(self, x: float) -> int:
         return self.grid.slot_at(x)
@@ -144,6 +154,12 @@ class TimelineWidget(QWidget):
     def clip_card(self, slot: int) -> ClipSlotCard:
         return self._clip_cards[slot]
 
+    def clip_cards(self) -> list[ClipSlotCard]:
+        return [self._clip_cards[s] for s in sorted(self._clip_cards)]
+
+    def clip_cards_by_slot(self) -> dict[int, ClipSlotCard]:
+        return dict(self._clip_cards)
+
     def clip_slots_shown(self) -> list[int]:
         return sorted(self._clip_cards)
 
@@ -153,22 +169,37 @@ class TimelineWidget(QWidget):
         for keyframe_id in list(self._cards):
             if keyframe_id not in live:
                 _discard(self._cards.pop(keyframe_id))
+        width = self.card_width()
+        xs = self.grid.card_xs(timeline.occupied_slots())
         for keyframe in timeline.keyframes:
             card = self._cards.get(keyframe.id)
             if card is None:
-                card = KeyframeCard(keyframe, self)
-                card.noise_changed.connect(self._document.set_keyframe_noise)
-                card.delete_requested.connect(self._document.remove_keyframe)
-                card.move_requested.connect(self._move_by_slots)
-                card.drag_moved.connect(self._card_dragged)
-                card.drag_ended.connect(self._card_dropped)
-                self._cards[keyframe.id] = card
-                card.show()
+                card = self._new_keyframe_card(keyframe)
+            card.setFixedWidth(width)
             card.update_from(keyframe)
-            card.setFixedWidth(self.card_width())
-            card.move(self.card_position(keyframe.frame))
+            if not card.dragging:
+                card.move(xs[keyframe.slot], CARD_TOP)
         self._sync_clip_cards()
+        self._check_selection()
         self.update()
+
+    def _new_keyframe_card(self, keyframe) -> KeyframeCard:
+        card = KeyframeCard(keyframe, self)
+        key = keyframe.id
+        card.noise_edited.connect(lambda noise: self._document.set_keyframe_noise(key, noise))
+        card.delete_requested.connect(lambda: self._document.remove_keyframe(key))
+        card.nudge_requested.connect(lambda delta: self.interaction.nudge_keyframe(key, delta))
+        self._connect_card(card, ("keyframe", key))
+        self._cards[key] = card
+        card.show()
+        return card
+
+    def _connect_card(self, card: SlotCard, key: Selection) -> None:
+        card.noise_refused.connect(self.message)
+        card.selected.connect(lambda: self.select(key))
+        card.drag_moved.connect(lambda centre, snap: self.interaction.card_dragged(card, centre, snap))
+        card.drag_ended.connect(lambda centre, _snap: self.interaction.card_dropped(card, centre))
+        card.drag_cancelled.connect(self.interaction.drag_cancelled)
 
     def _sync_clip_cards(self) -> None:
         video = self._document.timeline.video
@@ -178,7 +209,7 @@ class TimelineWidget(QWidget):
             if slot not in slots or path != self._clip_path:
                 _discard(self._clip_cards.pop(slot))
         self._clip_path = path
-        self.setMinimumHeight(HEIGHT_WITHOUT_CLIP if video is None else HEIGHT_WITH_CLIP)
+        self.setFixedHeight(HEIGHT_WITHOUT_CLIP if video is None else HEIGHT_WITH_CLIP)
         if video is None:
             self.clip_problem = None
             return
@@ -186,24 +217,33 @@ class TimelineWidget(QWidget):
         for slot in video.slots:
             card = self._clip_cards.get(slot)
             if card is None:
-                card = ClipSlotCard(slot, self)
-                card.noise_changed.connect(self._document.set_video_slot_noise)
-                card.delete_requested.connect(self._document.remove_video_slot)
-                card.menu_requested.connect(lambda slot, pos: self.clip_menu(slot).exec(pos))
-                card.activated.connect(self._clip_card_activated)
-                self._clip_cards[slot] = card
-                card.show()
+                card = self._new_clip_card(slot)
             card.setFixedWidth(self.card_width())
             card.update_from(video)
-            if clip is not None and not card.has_thumbnail:
-                card.show_thumbnail(clip.thumbnail(pixel_frames_of_slot(slot)[1]))
-            card.move(self.slot_card_position(slot))
+            frame = video.source_frames(slot)[1]  # the last clip frame that feeds the slot
+            if clip is not None and (not card.has_thumbnail or card.thumbnail_frame != frame):
+                card.show_thumbnail(clip.thumbnail(frame), frame, frame < clip.count)
+            if not card.dragging:
+                card.move(self.slot_card_position(slot))
         if clip is not None:
             self._report_clip_problem(clip_problem(video, clip.count, self.frames))
 
+    def _new_clip_card(self, slot: int) -> ClipSlotCard:
+        card = ClipSlotCard(slot, self)
+        card.noise_edited.connect(lambda noise: self._document.set_video_slot_noise(slot, noise))
+        card.delete_requested.connect(lambda: self._document.remove_video_slot(slot))
+        card.nudge_requested.connect(lambda delta: self.interaction.nudge_clip(delta, slot))
+        card.menu_requested.connect(lambda slot, pos: self.clip_menu(slot).exec(pos))
+        card.activated.connect(self._clip_card_activated)
+        self._connect_card(card, ("clip", slot))
+        self._clip_cards[slot] = card
+        card.show()
+        return card
+
     def _clip_card_activated(self, slot: int) -> None:
-        if self._clip_path:
-            self.clip_frame_requested.emit(self._clip_path, pixel_frames_of_slot(slot)[1], slot)
+        video = self._document.timeline.video
+        if self._clip_path and video is not None and slot in video.slots:
+            self.clip_frame_requested.emit(self._clip_path, video.source_frames(slot)[1], slot)
 
     def _clip_read(self, path: str) -> None:
         if path == self._clip_path:
@@ -216,37 +256,32 @@ class TimelineWidget(QWidget):
             if problem:
                 self.message.emit(problem)
 
-    # ----- menus -------------------------------------------------------------------------------------------
+    # ----- selection: the card the bar above edits ------------------------------------------------------
+    def select(self, key: Selection | None) -> None:
+        if key != self.selection:
+            self.selection = key
+            self.selection_changed.emit()
+            self.update()
+
+    def selected_card(self) -> SlotCard | None:
+        if self.selection is None:
+            return None
+        kind, key = self.selection
+        return self._cards.get(str(key)) if kind == "keyframe" else self._clip_cards.get(int(key))
+
+    def _check_selection(self) -> None:
+        """A selected card that is gone (deleted, undone) is no longer selected."""
+        if self.selection is not None and self.selected_card() is None:
+            self.select(None)
+        elif self.selection is not None:
+            self.selection_changed.emit()  # its values may have changed: the bar shows them again
+
+    # ----- menus (timeline_menus.py) ------------------------------------------------------------------------
     def clip_menu(self, slot: int) -> QMenu:
-        """The clip card's menu: the two presets, this slot off, the whole clip off."""
-        menu = QMenu(self)
-        menu.addAction("Extension: clip frames 0-12 on slots 0-3", lambda: self._document.apply_video_preset("extend"))
-        menu.addAction(
-            "Completion: first frame on slot 0, last 4 frames on the last slot",
-            lambda: self._document.apply_video_preset("complete"),
-        )
-        menu.addSeparator()
-        menu.addAction(f"Remove slot {slot} (Delete)", lambda: self._document.remove_video_slot(slot))
-        menu.addAction("Remove the clip", lambda: self._document.set_video(None))
-        return menu
+        return clip_menu(self, slot)
 
     def slot_menu(self, slot: int) -> QMenu | None:
-        """An empty slot's menu while a clip is placed: lay the clip's frames of that slot there."""
-        video = self._document.timeline.video
-        if video is None or slot in self._document.timeline.occupied_slots():
-            return None
-        first, last = pixel_frames_of_slot(slot)
-        frames = f"frame {first}" if first == last else f"frames {first}-{last}"
-        menu = QMenu(self)
-        action = menu.addAction(
-            f"Lay clip {frames} of {Path(video.path).name} on slot {slot}",
-            lambda: self._document.add_video_slot(slot),
-        )
-        length = self.clips.length(video.path)
-        if length is not None and last >= length:  # the clip has no frames for this slot
-            action.setEnabled(False)
-            action.setText(f"{action.text()} (the clip has only {length} frames)")
-        return menu
+        return slot_menu(self, slot)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
         menu = self.slot_menu(self.slot_at(event.pos().x()))
@@ -266,53 +301,27 @@ class TimelineWidget(QWidget):
         super().resizeEvent(event)
         self.sync()
 
-    # ----- moving keyframes ----------------------------------------------------------------------------
-    def _move_by_slots(self, keyframe_id: str, delta: int) -> None:
-        slot = self._document.timeline.keyframe(keyframe_id).slot + delta
-        if not 0 <= slot < latent_frames(self.frames):
-            return
-        frame = pixel_frames_of_slot(slot)[1]
-        problem = self._document.free_slot_problem(frame, except_id=keyframe_id)
-        if problem:
-            self.message.emit(f"Cannot move the keyframe there: {problem}")
-        else:
-            self._document.move_keyframe(keyframe_id, frame)
-
-    def _card_dragged(self, keyframe_id: str, pos: QPoint) -> None:
-        self._drop_frame = snap_frame(self.frame_at(pos.x()), self.frames)
-        self.update()
-
-    def _card_dropped(self, keyframe_id: str, pos: QPoint) -> None:
-        self._drop_frame = None
-        frame = snap_frame(self.frame_at(pos.x()), self.frames)
-        problem = self._document.free_slot_problem(frame, except_id=keyframe_id)
-        if problem:
-            self.message.emit(f"Cannot move the keyframe there: {problem}")
-            self.sync()
-        else:
-            self._document.move_keyframe(keyframe_id, frame)
-
-    # ----- drops from the file manager or the asset bin -----------------------------------------------
+    # ----- drops from the file manager or the asset bin (timeline_drag.py) -----------------------------
     def _local_paths(self, event: QDropEvent | QDragEnterEvent | QDragMoveEvent) -> list[str]:
         return [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
-        if self._local_paths(event):
+        paths = self._local_paths(event)
+        if paths:
+            self.interaction.files_over(paths, event.position().x())
             event.acceptProposedAction()
         else:
             event.ignore()
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
-        self._drop_frame = snap_frame(self.frame_at(event.position().x()), self.frames)
-        self.update()
+        self.interaction.files_over(self._local_paths(event), event.position().x())
         event.acceptProposedAction()
 
     def dragLeaveEvent(self, event) -> None:  # noqa: N802
-        self._drop_frame = None
+        self.interaction.preview = None
         self.update()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
-        self._drop_frame = None
         frame = self.frame_at(event.position().x())
         placed = self.drop_files(self._local_paths(event), frame)
         if placed:
@@ -322,72 +331,53 @@ class TimelineWidget(QWidget):
         self.update()
 
     def drop_files(self, files: list[str], frame: int) -> int:
-        """Place images as keyframes from `frame` on (next free slots after the first) and a video as a clip;
-        every file is decoded first. Says in one message what was refused and why; returns how many were placed.
-        """
-        placed = 0
-        told: list[str] = []
-        broken: list[str] = []
-        not_media: list[str] = []
-        slot = slot_of_pixel_frame(frame)
-        for path in files:
-            if is_video_file(path):
-                video, message = lay_clip(path, self.frames)  # decoded now; a short clip loses the slots it lacks
-                if video is not None:
-                    self.clips.forget(path)  # read it again for the cards: it may have changed
-                    self.clip_problem = None
-                    self._document.set_video(video)
-                    placed += 1
-                (told if video is not None else broken).append(message)
-                continue
-            if not is_image_file(path):
-                not_media.append(Path(path).name)
-                continue
-            problem = image_file_problem(path)
-            if problem:
-                broken.append(problem)
-                continue
-            free = next_free_slot(slot, self._document.timeline.occupied_slots(), self.frames)
-            if free is None:
-                told.append(f"No free latent slot at or after frame {frame} for {Path(path).name}.")
-                break
-            noise = keyframe_noise_for_slot(free, self.frames)
-            self._document.add_keyframe(path, pixel_frames_of_slot(free)[1], noise=noise)
-            placed += 1
-            slot = free + 1
-        message = drop_message(told, broken, not_media)
-        if message:
-            self.message.emit(message)
-        return placed
+        """Lay dropped files from `frame`'s slot on, in the order given (see `TimelineInteraction.drop_files`)."""
+        return self.interaction.drop_files([str(f) for f in files], frame)
 
-    # ----- keys and clicks -----------------------------------------------------------------------------
+    # ----- keys, clicks and the wheel ------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
         focused = self.focusWidget()
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and isinstance(focused, SlotCard):
-            focused.delete()
+            focused.delete_requested.emit()
         else:
             super().keyPressEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.position().y() < RULER_HEIGHT + SLOT_BAND_HEIGHT:
             self.playhead_moved.emit(self.frame_at(event.position().x()))
+        else:
+            self.select(None)
         super().mousePressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        delta = event.angleDelta()
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_requested.emit(1.25 ** (delta.y() / 120), event.position().x())
+        else:
+            self.scroll_requested.emit(-(delta.x() or delta.y()))
+        event.accept()
 
     # ----- painting (the drawing is in timeline_painting.py) ------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
         grid = self.grid
         palette = self.palette()
+        timeline = self._document.timeline
         paint_background(painter, self.rect(), palette, self.font())
         paint_slots(painter, grid, self._timesteps)
-        video = self._document.timeline.video
-        if video is not None:
-            paint_clip(painter, grid, video)
-        if not self._document.timeline.keyframes and video is None:
+        if timeline.video is not None:
+            paint_clip(painter, grid, timeline.video)
+        guides = mode_guides(timeline, self.frames)
+        paint_guides(painter, grid, guides)
+        if not timeline.keyframes and timeline.video is None and not guides:
             paint_empty_hint(painter, grid)
         paint_ruler(painter, grid, palette.text().color())
-        if self._drop_frame is not None:
-            paint_drop_target(painter, grid, self._drop_frame)
+        selected = self.selected_card()
+        if selected is not None and not selected.dragging:
+            paint_selection(painter, selected.geometry())
+        preview = self.interaction.preview
+        if preview is not None:
+            paint_drop_target(painter, grid, preview.slots, preview.ok, preview.label, preview.numbered)
         if self._playhead is not None:
             paint_playhead(painter, grid, self._playhead, self.height())
         painter.end()

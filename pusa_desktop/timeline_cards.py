@@ -1,22 +1,48 @@
-"""The cards on the timeline: a keyframe image, or one latent slot of a video clip, each with its own noise slider."""
+"""The cards on the timeline: a keyframe image, or one latent slot of a video clip.
+
+Every card shows, without a tooltip, where it is (a keyframe: its slot and pixel frame; a clip card: the clip's
+frames that feed its slot), its image, its noise as a field that is scrubbed or typed (`timeline_noise.py`) and
+a slider. A card is dragged with the mouse (it follows the cursor; with Shift it goes slot by slot; Esc puts it
+back), nudged a slot with Left/Right, its noise stepped with Up/Down; Delete removes it. The card only reports
+these; the timeline decides where it lands (`timeline_drag.py`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt, Signal
-from PySide6.QtGui import QContextMenuEvent, QImage, QKeyEvent, QMouseEvent, QPixmap
+from PySide6.QtGui import QContextMenuEvent, QFocusEvent, QImage, QKeyEvent, QMouseEvent, QPixmap
 from PySide6.QtWidgets import QFrame, QLabel, QSlider, QVBoxLayout, QWidget
 
 from .core.model import TimelineKeyframe, TimelineVideo
-from .core.timeline_geometry import CARD_HEIGHT, CARD_WIDTH, describe_clip_slot, describe_keyframe
+from .core.timeline_geometry import (
+    CARD_HEIGHT,
+    CARD_WIDTH,
+    clip_slot_header,
+    describe_clip_slot,
+    describe_keyframe,
+    keyframe_header,
+)
 from .images import thumbnail_of_file
+from .timeline_noise import NoiseField
 
 SLIDER_STEPS = 100
+DRAG_DISTANCE = 4  # pixels the mouse moves before a press becomes a drag
+WIDE_CARD = 64  # from this width a card spells its header out
 
 
 class SlotCard(QFrame):
-    """A card on one latent slot: a thumbnail, a noise label and the card's own noise slider (0.0-1.0)."""
+    """A card on one latent slot: a header, a thumbnail, a noise field and a noise slider (0.0-1.0)."""
+
+    noise_edited = Signal(float)
+    noise_refused = Signal(str)  # a typed value that is not a noise level: why
+    delete_requested = Signal()
+    nudge_requested = Signal(int)  # slots to move (arrow keys)
+    selected = Signal()
+    drag_moved = Signal(QPoint, bool)  # where the card's centre would be in the timeline; Shift held (slot by slot)
+    drag_ended = Signal(QPoint, bool)
+    drag_cancelled = Signal()
 
     def __init__(self, object_name: str, parent: QWidget) -> None:
         super().__init__(parent)
@@ -24,38 +50,47 @@ class SlotCard(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFixedSize(CARD_WIDTH, CARD_HEIGHT)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(3, 3, 3, 3)
+        layout.setContentsMargins(3, 2, 3, 3)
         layout.setSpacing(2)
+        self.header = QLabel(self)
+        self.header.setObjectName("cardHeader")
+        self.header.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.header.setStyleSheet("color: #dfe3ea; font-size: 8pt; font-weight: bold;")
         self.thumbnail = QLabel(self)
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.thumbnail.setFixedHeight(54)
-        self.noise_label = QLabel(self)
-        self.noise_label.setObjectName("noiseLabel")
-        self.noise_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.thumbnail.setFixedHeight(40)
+        self.noise = NoiseField(self)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setRange(0, SLIDER_STEPS)
-        self.slider.valueChanged.connect(lambda value: self.noise_moved(value / SLIDER_STEPS))
-        layout.addWidget(self.thumbnail)
-        layout.addWidget(self.noise_label)
-        layout.addWidget(self.slider)
-        self._noise = 0.0
+        self.slider.setFixedHeight(14)
+        self.slider.valueChanged.connect(lambda value: self.noise_edited.emit(value / SLIDER_STEPS))
+        self.noise.changed.connect(self.noise_edited)
+        self.noise.refused.connect(self.noise_refused)
+        for widget in (self.header, self.thumbnail, self.noise, self.slider):
+            layout.addWidget(widget)
         self._pixmap = QPixmap()
+        self._grab: float | None = None  # where on the card (from its centre) the mouse took it
+        self._press: QPoint | None = None
+        self.dragging = False
 
     def show_noise(self, noise: float) -> None:
-        self._noise = noise
         self.slider.blockSignals(True)
         self.slider.setValue(round(noise * SLIDER_STEPS))
         self.slider.blockSignals(False)
-        self._fit_to_width()
+        self.noise.set_value(noise)
+
+    @property
+    def wide(self) -> bool:
+        return self.width() >= WIDE_CARD
 
     def set_thumbnail(self, pixmap: QPixmap) -> None:
         self._pixmap = pixmap
         self._fit_to_width()
 
     def _fit_to_width(self) -> None:
-        """Narrow cards (many slots) get a shorter noise label and a smaller thumbnail, never a cut one."""
-        self.noise_label.setText(f"noise {self._noise:.2f}" if self.width() >= 64 else f"{self._noise:.2f}")
+        """Narrow cards (many slots) get a smaller thumbnail and shorter words, never cut ones."""
         if not self._pixmap.isNull():
             self.thumbnail.setPixmap(
                 self._pixmap.scaled(
@@ -70,94 +105,108 @@ class SlotCard(QFrame):
         super().resizeEvent(event)
         self._fit_to_width()
 
-    def noise_moved(self, noise: float) -> None:
-        raise NotImplementedError
-
-    def delete(self) -> None:
-        raise NotImplementedError
-
+    # ----- keys ------------------------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
-            self.delete()
+        key, shift = event.key(), bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+        if key == Qt.Key.Key_Escape and self.dragging:
+            self._end_drag()
+            self.drag_cancelled.emit()
+        elif key in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            self.delete_requested.emit()
+        elif key in (Qt.Key.Key_Left, Qt.Key.Key_Right):
+            self.nudge_requested.emit(-1 if key == Qt.Key.Key_Left else 1)
+        elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+            self.noise.step(1 if key == Qt.Key.Key_Up else -1, big=shift)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_F2):
+            self.noise.start_typing()
         else:
             super().keyPressEvent(event)
 
+    def focusInEvent(self, event: QFocusEvent) -> None:  # noqa: N802
+        super().focusInEvent(event)
+        self.selected.emit()
+
+    # ----- dragging --------------------------------------------------------------------------------------
+    def _centre_in_timeline(self, event: QMouseEvent) -> QPoint:
+        parent = self.parentWidget()
+        cursor = parent.mapFromGlobal(event.globalPosition().toPoint()) if parent else event.position().toPoint()
+        return QPoint(round(cursor.x() - (self._grab or 0.0)), self.y() + self.height() // 2)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() != Qt.MouseButton.LeftButton:
+            super().mousePressEvent(event)
+            return
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self.selected.emit()  # also when it had the focus already
+        self._press = event.position().toPoint()
+        self._grab = event.position().x() - self.width() / 2
+        self.dragging = False
+        event.accept()  # the card's own: the timeline under it must not take it as a click on empty space
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self._press is None or not event.buttons() & Qt.MouseButton.LeftButton:
+            super().mouseMoveEvent(event)
+            return
+        if not self.dragging and (event.position().toPoint() - self._press).manhattanLength() > DRAG_DISTANCE:
+            self.dragging = True
+            self.raise_()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        if self.dragging:
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.drag_moved.emit(self._centre_in_timeline(event), shift)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if self.dragging:
+            shift = bool(event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            centre = self._centre_in_timeline(event)
+            self._end_drag()
+            self.drag_ended.emit(centre, shift)
+        self._press = None
+        event.accept()
+
+    def _end_drag(self) -> None:
+        self.dragging, self._press = False, None
+        self.setCursor(Qt.CursorShape.OpenHandCursor)
+
 
 class KeyframeCard(SlotCard):
-    """A keyframe on the timeline: its thumbnail and its own noise slider; it moves by dragging."""
-
-    noise_changed = Signal(str, float)
-    delete_requested = Signal(str)
-    move_requested = Signal(str, int)  # keyframe id, slots to move (arrow keys)
-    drag_started = Signal(str, QPoint)
-    drag_moved = Signal(str, QPoint)
-    drag_ended = Signal(str, QPoint)
+    """A keyframe on the timeline: its slot and frame, its thumbnail, its own noise."""
 
     def __init__(self, keyframe: TimelineKeyframe, parent: QWidget) -> None:
         super().__init__("keyframeCard", parent)
         self.keyframe_id = keyframe.id
-        self.setCursor(Qt.CursorShape.OpenHandCursor)
         self.slider.setAccessibleName("Keyframe noise")
         self.slider.setToolTip("Noise multiplier: 0 keeps this exact frame, higher values let the model change it")
         self._image = ""
-        self._press: QPoint | None = None
-        self._dragging = False
+        self._keyframe = keyframe
         self.update_from(keyframe)
 
     def update_from(self, keyframe: TimelineKeyframe) -> None:
+        self._keyframe = keyframe
         if keyframe.image != self._image:
             self._image = keyframe.image
-            pixmap = thumbnail_of_file(keyframe.image, 64)
+            pixmap = thumbnail_of_file(keyframe.image, 96)
             self.set_thumbnail(pixmap)
             if pixmap.isNull():
                 self.thumbnail.setText("missing")
         self.show_noise(keyframe.noise)
+        self.show_place(keyframe)
         self.setToolTip(describe_keyframe(keyframe))
         self.setAccessibleName(f"Keyframe {Path(keyframe.image).name} at slot {keyframe.slot}")
 
-    def noise_moved(self, noise: float) -> None:
-        self.noise_changed.emit(self.keyframe_id, noise)
+    def show_place(self, keyframe: TimelineKeyframe) -> None:
+        """The header: the slot and frame it is on (or would land on, while dragged)."""
+        self.header.setText(keyframe_header(keyframe, self.wide))
 
-    def delete(self) -> None:
-        self.delete_requested.emit(self.keyframe_id)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Right):
-            self.move_requested.emit(self.keyframe_id, -1 if event.key() == Qt.Key.Key_Left else 1)
-        else:
-            super().keyPressEvent(event)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton:
-            self.setFocus()
-            self._press = event.position().toPoint()
-            self._dragging = False
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._press is not None:
-            pos = self.mapToParent(event.position().toPoint())
-            if not self._dragging and (event.position().toPoint() - self._press).manhattanLength() > 4:
-                self._dragging = True
-                self.setCursor(Qt.CursorShape.ClosedHandCursor)
-                self.drag_started.emit(self.keyframe_id, pos)
-            if self._dragging:
-                self.drag_moved.emit(self.keyframe_id, pos)
-        super().mouseMoveEvent(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if self._dragging:
-            self.drag_ended.emit(self.keyframe_id, self.mapToParent(event.position().toPoint()))
-            self.setCursor(Qt.CursorShape.OpenHandCursor)
-        self._press, self._dragging = None, False
-        super().mouseReleaseEvent(event)
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.show_place(self._keyframe)
 
 
 class ClipSlotCard(SlotCard):
-    """One latent slot of the dropped video: the clip frame that lands there and the slot's noise slider."""
+    """One latent slot of the dropped video: the clip frames that feed it, the last of them, its noise."""
 
-    noise_changed = Signal(int, float)  # slot, noise
-    delete_requested = Signal(int)  # slot
     menu_requested = Signal(int, QPoint)  # slot, global position
     activated = Signal(int)  # slot: clicked, to show its clip frame in the player
 
@@ -168,32 +217,40 @@ class ClipSlotCard(SlotCard):
         self.slider.setToolTip("Noise multiplier of this slot's clip frames: 0 keeps them exactly")
         self.thumbnail.setText("…")
         self.has_thumbnail = False
+        self.thumbnail_frame: int | None = None  # the clip frame the thumbnail shows
+        self._video: TimelineVideo | None = None
 
     def update_from(self, video: TimelineVideo) -> None:
+        self._video = video
         self.show_noise(video.noise_at(self.slot))
+        self.header.setText(clip_slot_header(video, self.slot, self.wide))
         self.setToolTip(describe_clip_slot(video, self.slot))
         self.setAccessibleName(f"Clip {Path(video.path).name} at slot {self.slot}")
 
-    def show_thumbnail(self, image: QImage | None) -> None:
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._video is not None and self.slot in self._video.slots:
+            self.header.setText(clip_slot_header(self._video, self.slot, self.wide))
+
+    def show_thumbnail(self, image: QImage | None, frame: int, in_clip: bool = False) -> None:
+        """The clip frame `frame` (the last that feeds the slot); without an image, why (`in_clip`: the clip
+        has that frame, but past the first ones that get a preview)."""
         self.has_thumbnail = image is not None
+        self.thumbnail_frame = frame
         if image is None:
-            self.thumbnail.setText("no frame")
-            self.thumbnail.setToolTip("The clip is too short for this slot")
+            self._pixmap = QPixmap()
+            self.thumbnail.setPixmap(QPixmap())
+            self.thumbnail.setText(f"frame {frame}" if in_clip else "no frame")
+            self.thumbnail.setToolTip("No preview this far into the clip" if in_clip else
+                                      f"The clip has no frame {frame}")
             return
         self.thumbnail.setToolTip("")
         self.set_thumbnail(QPixmap.fromImage(image))
 
-    def noise_moved(self, noise: float) -> None:
-        self.noise_changed.emit(self.slot, noise)
-
-    def delete(self) -> None:
-        self.delete_requested.emit(self.slot)
-
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self.setFocus()
+        super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self.activated.emit(self.slot)
-        super().mousePressEvent(event)
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
         self.menu_requested.emit(self.slot, event.globalPos())

@@ -2,8 +2,10 @@
 
 The numbers (where a frame, a slot or a card sits) come from `core/timeline_geometry.py`; these functions
 turn them into the ruler, the latent slots (shaded by the noise level each slot was given at the current
-step while a job runs), the clip's orange strips and caption, the empty-timeline hint, the drop target and
-the playhead. `TimelineWidget.paintEvent` calls them in this order.
+step while a job runs), the clip's orange strips and caption, the mode's dashed guides, the empty-timeline
+hint, the selected card's outline, the drop target (the slots a dragged card or dropped files would take:
+blue when free, red when not, numbered in the drag's order for several files) and the playhead.
+`TimelineWidget.paintEvent` calls them in this order.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 
-from pusa_engine.request import latent_frames, slot_of_pixel_frame
+from pusa_engine.request import latent_frames
 
 from .core.model import TimelineVideo
+from .core.modes import Guide
 from .core.timeline_geometry import (
     CARD_HEIGHT,
     CARD_TOP,
@@ -94,10 +97,50 @@ def paint_ruler(painter: QPainter, grid: TimelineGeometry, colour: QColor) -> No
             painter.drawText(QRect(x - 20, 0, 40, RULER_HEIGHT - 8), Qt.AlignmentFlag.AlignCenter, str(frame))
 
 
-def paint_drop_target(painter: QPainter, grid: TimelineGeometry, frame: int) -> None:
-    """The slot a drop or a dragged card would land on, down through the cards."""
-    rect = slot_rect(grid, slot_of_pixel_frame(frame))
-    painter.fillRect(rect.adjusted(0, 0, 0, CARD_HEIGHT), QColor(80, 160, 255, 70))
+def paint_guides(painter: QPainter, grid: TimelineGeometry, guides: list[Guide]) -> None:
+    """The mode's empty slots, dashed, with what goes there ("Start image", "End", "Drop a video")."""
+    for guide in guides:
+        left = slot_rect(grid, guide.first).left()
+        right = slot_rect(grid, guide.last).right()
+        width = max(right - left, grid.card_width())
+        left = max(0, min(grid.width - width - 1, left + (right - left - width) // 2))
+        rect = QRect(left, CARD_TOP, width, CARD_HEIGHT)
+        painter.setPen(QPen(QColor(120, 170, 255), 1, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(rect.adjusted(1, 1, -1, -1), 5, 5)
+        painter.setPen(QColor(150, 190, 255))
+        painter.drawText(rect.adjusted(3, 0, -3, 0), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                         guide.label)
+
+
+def paint_selection(painter: QPainter, rect: QRect) -> None:
+    """An outline around the selected card (the one the bar above the timeline edits)."""
+    painter.setPen(QPen(QColor(59, 130, 246), 2))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRoundedRect(rect.adjusted(-3, -3, 2, 2), 6, 6)
+
+
+def paint_drop_target(painter: QPainter, grid: TimelineGeometry, slots: tuple[int, ...], ok: bool, label: str,
+                      numbered: bool) -> None:
+    """The slots a drop or a dragged card would take, down through the cards: blue when they are free, red
+    when not; numbered 1, 2, 3 in the drag's order for several files; a word on what lands there."""
+    colour = QColor(80, 160, 255, 80) if ok else QColor(240, 80, 80, 90)
+    for index, slot in enumerate(slots):
+        rect = slot_rect(grid, slot)
+        painter.fillRect(rect.adjusted(0, 0, 0, CARD_HEIGHT + 6), colour)
+        if numbered:
+            painter.setPen(QColor(255, 255, 255))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, f"#{index + 1}")
+    if slots and label:  # on a tag over the ruler, above the first target slot
+        first = slot_rect(grid, slots[0])
+        width = painter.fontMetrics().horizontalAdvance(label) + 12
+        left = max(0, min(grid.width - width, first.left() + (first.width() - width) // 2))
+        tag = QRect(left, 1, width, RULER_HEIGHT - 3)
+        painter.setPen(QPen(QColor(59, 130, 246) if ok else QColor(220, 70, 70), 1))
+        painter.setBrush(QColor(24, 27, 33))
+        painter.drawRoundedRect(tag, 4, 4)
+        painter.setPen(QColor(255, 255, 255) if ok else QColor(255, 150, 150))
+        painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, label)
 
 
 def paint_playhead(painter: QPainter, grid: TimelineGeometry, frame: int, height: int) -> None:

@@ -59,7 +59,10 @@ ACTIONS = (
         "add_media_action", "&Add images or videos…", "Ctrl+I", lambda w: add_media_dialog(w),
         "Add files to the asset bin", "add",
     ),
-    ActionSpec("export_mp4_action", "Export &MP4…", "Ctrl+E", lambda w: w.exports.dialog("mp4")),
+    ActionSpec(
+        "export_mp4_action", "Export &video (MP4, WebM, ProRes)…", "Ctrl+E", lambda w: w.exports.dialog("mp4"),
+        "Export the selected result with a codec, quality, frame rate and size of your choice",
+    ),
     ActionSpec("export_gif_action", "Export &GIF…", None, lambda w: w.exports.dialog("gif")),
     ActionSpec("export_png_action", "Export &PNG frames…", None, lambda w: w.exports.dialog("png")),
     ActionSpec("quit_action", "&Quit", Keys.Quit, lambda w: w.close()),
@@ -81,6 +84,11 @@ ACTIONS = (
         "Stop the running job within a step", "cancel",
     ),
     ActionSpec("output_folder_action", "Open &output folder", None, lambda w: open_output_folder(w)),
+    ActionSpec(
+        "library_action", "&Library", "Ctrl+L", lambda w: w.side_tabs.setCurrentWidget(w.library_panel),
+        "Every result on this computer, from all projects: search, restore, compare",
+    ),
+    ActionSpec("welcome_action", "&Welcome page", None, lambda w: w.show_welcome(), "What the demo model is"),
     ActionSpec("free_memory_action", "&Free engine memory", None, lambda w: free_engine_memory(w), FREE_MEMORY_TIP),
     ActionSpec("about_action", "&About Pusa Studio", None, lambda w: show_about(w)),
     ActionSpec("shortcuts_action", "&Keyboard shortcuts", "F1", lambda w: show_shortcuts(w)),
@@ -94,6 +102,7 @@ MENUS = (
                "add_media_action", EXPORT_MENU, SEPARATOR, "quit_action")),
     ("&Edit", ("undo_action", "redo_action", SEPARATOR, "settings_action")),
     ("&Job", ("generate_action", "cancel_action", "output_folder_action", "free_memory_action")),
+    ("&View", ("library_action", "welcome_action")),
     ("&Help", ("shortcuts_action", "about_action")),
 )
 GATE = "gate"  # the reason Generate is off, beside it

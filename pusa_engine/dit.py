@@ -11,8 +11,10 @@ Speed (all lossless; same function within bf16 rounding):
 - element-wise work in as few passes as eager PyTorch allows: fused rms_norm with its weight,
   modulation and gated residuals as one `addcmul` each, rotary as one complex multiply in float32;
 - attention through PyTorch SDPA with the fastest exact backend first (cuDNN on Hopper, then flash);
-- optionally (`SpeedOptions.compile`), torch.compile of the three element-wise + matmul phases of a
-  block (one compiled graph serves all 40 blocks), which fuses norms, rotary, modulation and gates.
+- torch.compile of the three element-wise + matmul phases of a block (one compiled graph serves all 40
+  blocks), which fuses norms, rotary, modulation and gates: on by default on GPUs where it works
+  (`SpeedOptions.compile` "auto"; when, how it is cached and how threads share it: compiling.py).
+- optionally, lossy and off by default (`SpeedOptions.fp8`): the blocks' big linear layers in FP8 (fp8.py).
 
 A block is split into phases (`self_attn_qkv` -> `attention` -> `block_finish`) so that the two-GPU
 sequence split (devices.py) can exchange heads around the self-attention.
@@ -30,20 +32,29 @@ import torch
 import torch.nn.functional as F
 from diffsynth.models.wan_video_dit import DiTBlock, WanModel
 
+from .fp8 import fp8_linear, fp8_mode
+
 
 # ---- speed options ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SpeedOptions:
-    """How the forward runs; every option computes the same function (within bf16 rounding)."""
+    """How the forward runs. Every option but `fp8` computes the same function (within bf16 rounding)."""
 
-    compile: bool = False  # torch.compile the block phases (pays on big GPUs; first call compiles)
+    compile: bool | str = "auto"  # torch.compile the block phases: True, False, or "auto" (GPUs where it works)
     attention: str = "auto"  # auto | cudnn | flash | efficient | math
     tune: bool = False  # with compile: let inductor tune its fused kernels' block sizes (slower compile)
+    backend: str = "inductor"  # the torch.compile backend (tests trace with lighter ones)
+    fp8: bool = False  # lossy, off by default: the blocks' big linear layers in FP8 with per-channel scales
 
 
-_speed = SpeedOptions(compile=os.environ.get("PUSA_COMPILE", "0") == "1",
+def _compile_setting(value: str | None) -> bool | str:
+    return {"1": True, "on": True, "0": False, "off": False}.get((value or "auto").lower(), "auto")
+
+
+_speed = SpeedOptions(compile=_compile_setting(os.environ.get("PUSA_COMPILE")),
                       attention=os.environ.get("PUSA_ATTENTION", "auto"),
-                      tune=os.environ.get("PUSA_COMPILE_TUNE", "0") == "1")
+                      tune=os.environ.get("PUSA_COMPILE_TUNE", "0") == "1",
+                      fp8=os.environ.get("PUSA_FP8", "0") == "1")
 
 
 def get_speed_options() -> SpeedOptions:
@@ -200,78 +211,91 @@ def block_modulation(block: DiTBlock, t_mod: torch.Tensor) -> torch.Tensor:
 
 
 # ---- the block, in phases -----------------------------------------------------------------------------
+def _lin(layer: torch.nn.Linear, x: torch.Tensor, fp8: str) -> torch.Tensor:
+    """A linear layer, in FP8 with per-channel scales when `fp8` names a mode (fp8.py), else as it is."""
+    if not fp8:
+        return layer(x)
+    return fp8_linear(x, layer.weight, layer.bias, fp8)
+
+
 def _qkv(block: DiTBlock, x: torch.Tensor, mod: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-         freqs: torch.Tensor | None, frames: int):
+         freqs: torch.Tensor | None, frames: int, fp8: str = ""):
     b, seq, dim = x.shape
     shift, scale = mod[0], mod[1]
     h = torch.addcmul(shift, F.layer_norm(x, (dim,), eps=block.norm1.eps).view(b, frames, -1, dim),
                       1 + scale).view(b, seq, dim)
     attn = block.self_attn
-    q, k = rms_norm(attn.norm_q, attn.q(h)), rms_norm(attn.norm_k, attn.k(h))
+    q, k = rms_norm(attn.norm_q, _lin(attn.q, h, fp8)), rms_norm(attn.norm_k, _lin(attn.k, h, fp8))
     if freqs is None:
         q, k = apply_rotary_real(q, cos, sin, attn.num_heads), apply_rotary_real(k, cos, sin, attn.num_heads)
     else:
         rope = RotaryTable(cos, sin, freqs)
         q, k = apply_rotary(q, rope, attn.num_heads), apply_rotary(k, rope, attn.num_heads)
-    v = attn.v(h).unflatten(2, (attn.num_heads, -1))
+    v = _lin(attn.v, h, fp8).unflatten(2, (attn.num_heads, -1))
     return q, k, v
 
 
 def _after_self_attn(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, mod: torch.Tensor,
-                     context: torch.Tensor, frames: int):
+                     context: torch.Tensor, frames: int, fp8: str = ""):
     """x += gate * o(attn); then the cross-attention's q, k, v (k, v from the text)."""
     b, seq, dim = x.shape
-    x = torch.addcmul(x.view(b, frames, -1, dim), mod[2], block.self_attn.o(attn_out).view(b, frames, -1, dim))
+    o = _lin(block.self_attn.o, attn_out, fp8)
+    x = torch.addcmul(x.view(b, frames, -1, dim), mod[2], o.view(b, frames, -1, dim))
     x = x.view(b, seq, dim)
     cross = block.cross_attn
     heads = cross.num_heads
-    q = rms_norm(cross.norm_q, cross.q(block.norm3(x))).unflatten(2, (heads, -1))
+    q = rms_norm(cross.norm_q, _lin(cross.q, block.norm3(x), fp8)).unflatten(2, (heads, -1))
     k = rms_norm(cross.norm_k, cross.k(context)).unflatten(2, (heads, -1))
     v = cross.v(context).unflatten(2, (heads, -1))
     return x, q, k, v
 
 
-def _after_cross_attn(block: DiTBlock, x: torch.Tensor, cross_out: torch.Tensor, mod: torch.Tensor, frames: int):
+def _after_cross_attn(block: DiTBlock, x: torch.Tensor, cross_out: torch.Tensor, mod: torch.Tensor, frames: int,
+                      fp8: str = ""):
     b, seq, dim = x.shape
-    x = x + block.cross_attn.o(cross_out)
+    x = x + _lin(block.cross_attn.o, cross_out, fp8)
     h = torch.addcmul(mod[3], F.layer_norm(x, (dim,), eps=block.norm2.eps).view(b, frames, -1, dim), 1 + mod[4])
     ffn = block.ffn
-    y = ffn[2](F.gelu(ffn[0](h.view(b, seq, dim)), approximate="tanh"))
+    y = _lin(ffn[2], F.gelu(_lin(ffn[0], h.view(b, seq, dim), fp8), approximate="tanh"), fp8)
     return torch.addcmul(x.view(b, frames, -1, dim), mod[5], y.view(b, frames, -1, dim)).view(b, seq, dim)
 
 
-_compiled: dict[str, object] = {}
+def compiled_here(speed: SpeedOptions, x: torch.Tensor) -> bool:
+    """Whether the phases run compiled for tensors on x's device (compiling.compile_enabled)."""
+    if speed.compile is False:
+        return False
+    from .compiling import compile_enabled
+
+    return compile_enabled(speed.compile, x.device)
 
 
-def _phase(name: str, fn, speed: SpeedOptions):
-    if not speed.compile:
+def _phase(name: str, fn, speed: SpeedOptions, on: bool):
+    if not on:
         return fn
-    key = f"{name}-tuned" if speed.tune else name
-    if key not in _compiled:
-        import torch._dynamo
+    from .compiling import compiled_phase
 
-        # one graph per phase and shape serves every block (parameters are graph inputs)
-        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
-        options = {"coordinate_descent_tuning": True} if speed.tune else None
-        _compiled[key] = torch.compile(fn, dynamic=False, fullgraph=True, options=options)
-    return _compiled[key]
+    return compiled_phase(name, fn, tune=speed.tune, backend=speed.backend, fallback=speed.compile == "auto")
 
 
 def self_attn_qkv(block: DiTBlock, x: torch.Tensor, mod: torch.Tensor, rope: RotaryTable, frames: int,
                   speed: SpeedOptions | None = None):
     """Phase 1: modulated norm, q/k/v projections, q/k norms and rotary -> q, k, v [B, L, H, D]."""
     speed = speed or _speed
-    freqs = None if speed.compile else rope.freqs  # compiled: the real formula fuses into one kernel
-    return _phase("qkv", _qkv, speed)(block, x, mod, rope.cos, rope.sin, freqs, frames)
+    on = compiled_here(speed, x)
+    freqs = None if on else rope.freqs  # compiled: the real formula fuses into one kernel
+    fp8 = fp8_mode(speed.fp8, x.device)
+    return _phase("qkv", _qkv, speed, on)(block, x, mod, rope.cos, rope.sin, freqs, frames, fp8)
 
 
 def block_finish(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, context: torch.Tensor,
                  mod: torch.Tensor, frames: int, speed: SpeedOptions | None = None) -> torch.Tensor:
     """Phase 2: gated residual of the self-attention, cross-attention, FFN."""
     speed = speed or _speed
-    x, q, k, v = _phase("after_self", _after_self_attn, speed)(block, x, attn_out, mod, context, frames)
+    on = compiled_here(speed, x)
+    fp8 = fp8_mode(speed.fp8, x.device)
+    x, q, k, v = _phase("after_self", _after_self_attn, speed, on)(block, x, attn_out, mod, context, frames, fp8)
     cross_out = attention(q, k, v, speed)
-    return _phase("after_cross", _after_cross_attn, speed)(block, x, cross_out, mod, frames)
+    return _phase("after_cross", _after_cross_attn, speed, on)(block, x, cross_out, mod, frames, fp8)
 
 
 def block_forward(block: DiTBlock, x: torch.Tensor, context: torch.Tensor, t_mod: torch.Tensor,

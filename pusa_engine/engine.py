@@ -12,7 +12,7 @@ import os
 import platform
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +22,12 @@ from . import __version__
 from .atomic_files import OutputUnit, check_outputs, remove_stale_temps
 from .devices import DevicePlan, Prompts, available_plans, choose_plan
 from .dit import embed_context
-from .errors import InputMediaError, OutOfMemoryError, OutputError
+from .dit_set import DiTSet, LoraUse
+from .errors import InputMediaError, ModelFilesError, OutOfMemoryError
 from .events import CancelToken, EventCallback, JobResult, Phase, PhaseProgress, StepProgress
-from .loader import check_model_files, load_dit, load_text_encoder, load_tokenizer, load_vae
-from .lora import MergedLora, load_lora_state
+from .families import detect_family
+from .job_speed import CompileNotice, job_speed
+from .loader import load_text_encoder, load_tokenizer, load_vae
 from .media import (
     fit_image,
     image_to_array,
@@ -38,10 +40,12 @@ from .media import (
 from .model_files import ModelFolder
 from .request import GenerationRequest, SizeLimit, slot_of_pixel_frame
 from .sampler import Conditioning, SampleResult, StepInfo, sample
+from .schedules import ShiftedSchedule
+from .traces import save_trace
 from .vae_ops import LatentPreview, decode_latents, encode_video
-from .validation import lora_path_or_none
+from .validation import lora_path_or_none, pusa_lora_paths, validate_model_files
 
-__all__ = ["Engine", "available_plans"]
+__all__ = ["Engine", "available_plans", "save_trace"]
 
 
 def _noop(_event) -> None:
@@ -49,10 +53,17 @@ def _noop(_event) -> None:
 
 
 class Engine:
-    def __init__(self, model_dir: str | Path, lora_path: str | Path | None, plan: str = "auto"):
+    def __init__(self, model_dir: str | Path, lora_path: str | Path | None, plan: str = "auto",
+                 lora_low: str | Path | None = None, experts: str = "auto"):
+        """`lora_path`: the Pusa LoRA (Wan2.2: the high-noise expert's; `lora_low` the low-noise one's).
+        `experts` (Wan2.2): "resident", "swap", or "auto" to let the GPUs' free memory decide."""
         self.folder = ModelFolder(Path(model_dir))
+        self.family = detect_family(self.folder.root)
         self.lora_path = lora_path_or_none(lora_path)
-        self.plan: DevicePlan = choose_plan(plan)
+        self.lora_low = lora_path_or_none(lora_low)
+        self.pusa_loras = pusa_lora_paths(self.family, self.lora_path, self.lora_low)
+        self.experts_mode = experts
+        self.plan: DevicePlan = choose_plan(plan, self.family.dit_bytes)
         self.loaded = False
         self._prompt_cache: dict[str, torch.Tensor] = {}
         self._decode_rate: float | None = None  # seconds per latent voxel (F*h*w), measured on the last decode
@@ -65,7 +76,9 @@ class Engine:
     def load(self, on_event: EventCallback | None = None, cancel: CancelToken | None = None) -> None:
         """Validate the files (all problems at once), then load every model onto its device."""
         emit = on_event or _noop
-        check_model_files(self.folder.root, self.lora_path)
+        problems = validate_model_files(self.folder.root, self.lora_path, self.lora_low)
+        if problems:
+            raise ModelFilesError(problems)
         plan = self.plan
 
         def stage(done: int, message: str) -> None:
@@ -75,17 +88,17 @@ class Engine:
 
         stage(0, "tokenizer")
         self.tokenizer = load_tokenizer(self.folder)
-        stage(1, "text encoder")
-        # kept on the CPU between prompts; moved to its device only while encoding
-        self.text_encoder = load_text_encoder(self.folder, plan.dtype, torch.device("cpu"))
-        stage(2, "DiT")
-        self.dit = load_dit(self.folder, plan.dtype, plan.load_device,
-                            progress=lambda d, t, m: emit(PhaseProgress(Phase.LOADING, 2, 5, f"{m} ({d}/{t})")))
-        plan.prepare_dit(self.dit)  # offload: blocks to pinned CPU memory; memory split: blocks over two GPUs
-        self.lora = None
-        if self.lora_path is not None:
-            stage(3, "Pusa LoRA")
-            self.lora = MergedLora(self.dit, load_lora_state(self.lora_path), self.lora_path)
+        stage(1, "DiT")
+        # every expert placed by the plan (offload: blocks in pinned memory; memory split: over two GPUs; Wan2.2
+        # on a GPU too small for both experts: swapped), each Pusa LoRA merged at its default alpha
+        self.dits = DiTSet(self.family, self.folder, plan, self.pusa_loras, self.experts_mode)
+        self.dits.load(progress=lambda d, t, m: emit(PhaseProgress(Phase.LOADING, 1, 5, f"{m} ({d}/{t})")))
+        self.dit = self.dits.first
+        stage(2, "Pusa LoRA")
+        stage(3, "text encoder")
+        # streamed to its GPU when the plan keeps it there (decided by now), else memory-mapped on the CPU and
+        # lent to its GPU while encoding
+        self.text_encoder = load_text_encoder(self.folder, plan.dtype, plan.text_home)
         stage(4, "VAE")
         self.vae = load_vae(self.folder, plan.dtype, plan.vae_device)
         self.preview = LatentPreview.fit(self.vae)
@@ -93,16 +106,24 @@ class Engine:
         self.loaded = True
 
     def close(self) -> None:
-        for name in ("dit", "text_encoder", "vae", "lora", "preview"):
+        for name in ("dit", "dits", "text_encoder", "vae", "preview"):
             self.__dict__.pop(name, None)
         self._prompt_cache.clear()
         self.loaded = False
         _free_memory()
 
-    def set_lora_alpha(self, alpha: float) -> None:
-        """W = W_base + alpha * (B @ A), recomputed in place; no reload."""
-        if self.lora is not None:
-            self.lora.set_alpha(alpha)
+    def set_lora_alpha(self, alpha: float, alpha_low: float | None = None) -> None:
+        """W = W_base + alpha * (B @ A) for each expert's Pusa LoRA, recomputed in place; no reload."""
+        self.set_loras(GenerationRequest(prompt="", lora_alpha=alpha,
+                                         lora_alpha_low=alpha if alpha_low is None else alpha_low))
+
+    def set_loras(self, req: GenerationRequest) -> list[LoraUse]:
+        """The request's whole stack merged (Pusa LoRAs at their alphas, then its LoRAs): only changed
+        weights are written, from their base copies; extra LoRA files load on first use."""
+        alphas = dict(zip(self.family.expert_names, (req.lora_alpha, req.lora_alpha_low), strict=False))
+        uses = self.dits.uses(alphas, req.loras)
+        self.dits.apply(uses)
+        return uses
 
     # ---- the parts of a job ----------------------------------------------------------------------
     def encode_prompt(self, prompt: str) -> torch.Tensor:
@@ -124,7 +145,8 @@ class Engine:
 
     def encode_conditioning(self, req: GenerationRequest, emit: EventCallback,
                             cancel: CancelToken | None) -> list[Conditioning]:
-        """Each keyframe image as a 1-frame clip; video frames as one clip sliced into their slots."""
+        """Each keyframe image as a 1-frame clip; video frames (from the clip's in point) as one clip sliced
+        into their slots (from its start slot)."""
         dtype, device = self.plan.dtype, self.plan.vae_device
         conds: list[Conditioning] = []
         total = len(req.keyframes) + (1 if req.video else 0)
@@ -136,37 +158,46 @@ class Engine:
         if req.video is not None:
             v = req.video
             emit(PhaseProgress(Phase.ENCODING_FRAMES, len(req.keyframes), total, Path(v.video).name))
-            needed = 4 * max(v.slots) + 1
+            needed = v.frames_needed()  # the clip from its in point feeds the slots from its start slot on
             frames = read_video_frames(v.video, needed)
             if len(frames) < needed:
                 raise InputMediaError(
                     f"{v.video} has {len(frames)} frames, but slot {max(v.slots)} needs frames up to {needed - 1}: "
-                    "choose earlier slots or a longer video")
-            pixels = _pixels([fit_image(f, req.width, req.height, req.fit) for f in frames])
+                    "choose earlier slots, an earlier in point or a longer video")
+            pixels = _pixels([fit_image(f, req.width, req.height, req.fit) for f in frames[v.in_frame:]])
             z = encode_video(self.vae, pixels.to(device, dtype), cancel=cancel,
                              progress=lambda d, t: emit(PhaseProgress(Phase.ENCODING_FRAMES, len(req.keyframes), total,
                                                                       f"{Path(v.video).name} chunk {d}/{t}")))
-            for slot, m in zip(v.slots, v.noise, strict=True):
-                conds.append(Conditioning(slot, z[:, :, slot].to(self.plan.state_device), m))
+            for slot, m in zip(v.slots, v.noise, strict=True):  # slot start_slot + i takes the clip's latent i
+                conds.append(Conditioning(slot, z[:, :, slot - v.start_slot].to(self.plan.state_device), m))
         emit(PhaseProgress(Phase.ENCODING_FRAMES, total, total, ""))
         return conds
 
     def make_noise(self, req: GenerationRequest) -> torch.Tensor:
         """Drawn on the CPU from the seed, so a seed gives the same video on any device."""
-        shape = (1, 16, req.latent_frames, req.height // 8, req.width // 8)
+        shape = self.family.geometry.latent_shape(req.width, req.height, req.frames)
         gen = torch.Generator("cpu").manual_seed(req.seed)
         return torch.randn(shape, generator=gen, dtype=torch.float32).to(self.plan.state_device)
 
-    def prompts(self, req: GenerationRequest, emit: EventCallback) -> Prompts:
+    def text_embeddings(self, req: GenerationRequest, emit: EventCallback) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The text encoder's output for the prompt (and the negative prompt with CFG), on the DiT's device;
+        each expert embeds them with its own text MLP (`prompts`)."""
         wanted = [req.prompt] + ([req.negative_prompt] if req.cfg != 1 else [])
         embs = []
-        for i, text in enumerate(wanted):
-            emit(PhaseProgress(Phase.ENCODING_TEXT, i, len(wanted), "cached" if text in self._prompt_cache else ""))
-            emb = self.encode_prompt(text).to(self.plan.dit_devices[0], self.plan.dtype)
-            with torch.no_grad():
-                embs.append(embed_context(self.dit, emb))
+        new = any(text not in self._prompt_cache for text in wanted)
+        with self._text_encoder_on(self.plan.text_device) if new else nullcontext():  # one loan for all prompts
+            for i, text in enumerate(wanted):
+                emit(PhaseProgress(Phase.ENCODING_TEXT, i, len(wanted), "" if text not in self._prompt_cache
+                                   else "cached"))
+                embs.append(self.encode_prompt(text).to(self.plan.dit_devices[0], self.plan.dtype))
         emit(PhaseProgress(Phase.ENCODING_TEXT, len(wanted), len(wanted), ""))
-        return Prompts(embs[0], embs[1] if len(embs) > 1 else None)
+        return embs[0], embs[1] if len(embs) > 1 else None
+
+    def prompts(self, req: GenerationRequest, emit: EventCallback) -> Prompts:
+        """The first DiT's text embeddings of the request (Wan2.1's only DiT)."""
+        pos, neg = self.text_embeddings(req, emit)
+        with torch.no_grad():
+            return Prompts(embed_context(self.dit, pos), embed_context(self.dit, neg) if neg is not None else None)
 
     # ---- a whole job ---------------------------------------------------------------------------
     def run(self, request: GenerationRequest, on_event: EventCallback | None = None,
@@ -175,22 +206,25 @@ class Engine:
         if not self.loaded:
             self.load(on_event, cancel)
         emit = on_event or _noop
-        request.validate(self.size_limit())
+        request.validate(self.size_limit(), self.family.expert_names if self.family.has_experts else ("",))
         req = request.with_seed()
         try:
             with torch.no_grad():
-                self.set_lora_alpha(req.lora_alpha)
-                prompts = self.prompts(req, emit)
+                self._stack = self.set_loras(req)
+                positive, negative = self.text_embeddings(req, emit)
                 conds = self.encode_conditioning(req, emit, cancel)
                 noise = self.make_noise(req)
-                denoise = self.plan.denoiser(self.dit, prompts, req.cfg,
-                                             weights_version=self.lora.alpha if self.lora is not None else None)
+                self.plan.speed = speed = job_speed(req)  # the process's options, FP8 when the request asks
+                denoise = self.dits.denoiser(req.cfg, positive, negative, req.boundary)
                 steps = self._step_reporter(emit, req)
-                result = sample(denoise, noise, conds, req.steps, req.shift, self.plan.dtype,
-                                on_step=steps, cancel=cancel)
-                del prompts, conds, noise, denoise
+                notice = CompileNotice(self.plan, req, tuple(noise.shape), speed)
+                notice.announce(emit)  # "optimizing for this size" when this job compiles
+                result = sample(denoise, noise, conds, ShiftedSchedule(req.steps, req.shift), self.plan.dtype,
+                                on_step=notice.wrap(steps), cancel=cancel)
+                experts = denoise.trace() if self.family.has_experts else None
+                del positive, negative, conds, noise, denoise
                 video = self._decode(req, result.latents, emit, cancel, steps.seconds_per_step)
-            return req, SampleResult(result.latents.cpu(), result.timesteps), video
+            return req, SampleResult(result.latents.cpu(), result.timesteps, experts), video
         except torch.cuda.OutOfMemoryError as e:
             raise OutOfMemoryError(
                 f"the GPU ran out of memory at {req.width}x{req.height}, {req.frames} frames: "
@@ -241,8 +275,12 @@ class Engine:
 
         files = {"model_dir": str(self.folder.root.resolve()),
                  "lora": str(self.lora_path.resolve()) if self.lora_path else None}
+        if self.lora_low is not None:
+            files["lora_low"] = str(self.lora_low.resolve())
         return {
             "request": req.to_dict(),
+            "family": self.family.name,
+            "lora_stack": self.dits.record(getattr(self, "_stack", [])),
             "seed": req.seed,
             "slot_mapping": [m.__dict__ for m in req.slot_mapping()],
             "model_files": files,
@@ -273,7 +311,8 @@ class Engine:
         """The VAE decode of this request: the rate measured on this engine's last decode, else one step."""
         if self._decode_rate is None:
             return seconds_per_step
-        return self._decode_rate * req.latent_frames * (req.height // 8) * (req.width // 8)
+        _, _, frames, h, w = self.family.geometry.latent_shape(req.width, req.height, req.frames)
+        return self._decode_rate * frames * h * w
 
     def _decode(self, req: GenerationRequest, latents: torch.Tensor, emit: EventCallback,
                 cancel: CancelToken | None, seconds_per_step: float) -> np.ndarray:
@@ -318,20 +357,6 @@ class _StepReporter:
             self.engine.estimate_decode_seconds(self.req, self.seconds_per_step)
         self.emit(StepProgress(info.index + 1, info.total, this, self.seconds_per_step, eta,
                                info.timesteps.tolist(), preview))
-
-
-def save_trace(result: SampleResult, path: Path) -> None:
-    from safetensors import SafetensorError
-    from safetensors.torch import save_file
-
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"latents": result.latents.float().contiguous(),
-                   "timesteps": result.timesteps.float().contiguous()}, str(path))
-    except (OSError, SafetensorError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise OutputError(f"Could not write the trace {path} ({reason}): free some space or choose another "
-                          "folder") from e
 
 
 def _free_bytes(device: torch.device) -> int:

@@ -14,6 +14,7 @@ class Phase(str, Enum):
     LOADING = "loading models"
     ENCODING_TEXT = "encoding text"
     ENCODING_FRAMES = "encoding keyframes"
+    OPTIMIZING = "optimizing for this size"  # the first compiled job at a size, before its first step
     DENOISING = "denoising"
     DECODING = "decoding"
     WRITING = "writing video"

@@ -1,7 +1,10 @@
 """Load the official Wan2.1 files into diffsynth's networks, streaming each tensor into the target dtype.
 
-The DiT is built on the meta device and every tensor is read from its shard, cast and placed on the
-target device one at a time: the fp32 model is never held in RAM.
+The networks are built on the meta device and every tensor is read from its file straight to its device
+(`weight_stream`: plain reads through small page-locked buffers, cast on the device), so neither the fp32
+shards nor a whole CPU copy of a model is ever held in RAM. Weights that stay on the CPU in their file's
+dtype are memory-mapped instead (file-backed pages the system can reclaim): the DiT for the CPU plan, the
+text encoder and VAE when the plan keeps them on the CPU.
 """
 
 from __future__ import annotations
@@ -13,13 +16,13 @@ import torch
 from diffsynth.models.wan_video_dit import WanModel
 from diffsynth.models.wan_video_text_encoder import HuggingfaceTokenizer, WanTextEncoder
 from diffsynth.models.wan_video_vae import WanVideoVAE
-from safetensors import safe_open
 
 from .errors import ModelFilesError
 from .file_headers import Shapes, read_torch_state
 from .model_files import DEFAULT_TEXT_DIM, WAN_SOURCE, ModelFolder, remote_code_problems
 from .networks import T5Dims, VAEDims, build_dit, build_text_encoder, build_vae_network, wan_vae_with_network
 from .validation import validate_model_files
+from .weight_stream import StoredTensor, WeightStreamer, safetensors_index, torch_file_index
 
 ProgressFn = Callable[[int, int, str], None]
 
@@ -27,26 +30,63 @@ PROMPT_TOKENS = 512  # diffsynth pads every prompt to 512 tokens
 
 
 def load_dit(folder: ModelFolder, dtype: torch.dtype, device: torch.device,
-             progress: ProgressFn | None = None) -> WanModel:
-    shards = folder.dit_shards()
-    text_dim = _find_text_dim(folder, shards) or DEFAULT_TEXT_DIM
+             progress: ProgressFn | None = None, pin: bool = False, threads: int | None = None) -> WanModel:
+    """The DiT of `folder` in `dtype` on `device`, read tensor by tensor from its shards.
+
+    `pin`: on the CPU, in page-locked memory (the block-streaming plan copies from there to its GPU)."""
+    device = torch.device(device)
+    shards = [folder.root / shard for shard in folder.dit_shards()]
+    index = {path: safetensors_index(path) for path in shards}
+    text_dim = _find_text_dim(index) or DEFAULT_TEXT_DIM
     model = build_dit(folder.dit_config(text_dim))
-    for done, shard in enumerate(shards, start=1):
-        # safetensors reads straight to the target device; each tensor is cast before the next is read
-        with safe_open(str(folder.root / shard), framework="pt", device=str(device)) as f:
-            for key in f.keys():
-                _assign(model, key, f.get_tensor(key).to(dtype))
-        if progress:
-            progress(done, len(shards), f"DiT {shard}")
+    if device.type == "cpu" and not pin and all(st.dtype == dtype for items in index.values() for st in items):
+        _map_shards(model, index, progress)  # nothing to cast or pin: the file pages themselves, zero-copy
+        _check_complete(model, "DiT shards")
+        return model
+    left = {path: len(items) for path, items in index.items()}
+    done = 0
+    for path, items in index.items():  # shards with no tensors count as read at once
+        if not items:
+            done += 1
+            if progress:
+                progress(done, len(shards), f"DiT {path.name}")
+    streamer = WeightStreamer(device, threads or _threads(device), pin=pin)
+    for path, name, tensor in streamer.stream(((p, st) for p, items in index.items() for st in items), dtype):
+        _assign(model, name, tensor)
+        left[path] -= 1
+        if left[path] == 0:
+            done += 1
+            if progress:
+                progress(done, len(shards), f"DiT {path.name}")
     _check_complete(model, "DiT shards")
     return model
 
 
-def _find_text_dim(folder: ModelFolder, shards: dict[str, list[str]]) -> int | None:
-    for shard in shards:
-        with safe_open(str(folder.root / shard), framework="pt") as f:
-            if "text_embedding.0.weight" in f.keys():
-                return f.get_slice("text_embedding.0.weight").get_shape()[1]
+def _map_shards(model: torch.nn.Module, index: dict[Path, list[StoredTensor]], progress: ProgressFn | None) -> None:
+    """CPU weights already in their dtype: memory-mapped from the shards (file-backed pages the system can
+    reclaim and shares with its cache; reading them into private memory would hold them twice)."""
+    from safetensors import safe_open
+
+    for done, path in enumerate(index, start=1):
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            for key in f.keys():
+                _assign(model, key, f.get_tensor(key))
+        if progress:
+            progress(done, len(index), f"DiT {path.name}")
+
+
+def _threads(device: torch.device) -> int:
+    """Reader threads: enough to keep the page cache and the copy engine busy, not more than the CPUs."""
+    import os
+
+    return max(1, min(4 if device.type == "cuda" else 2, os.cpu_count() or 1))
+
+
+def _find_text_dim(index: dict[Path, list[StoredTensor]]) -> int | None:
+    for items in index.values():
+        for st in items:
+            if st.name == "text_embedding.0.weight":
+                return st.shape[1]
     return None
 
 
@@ -61,7 +101,18 @@ def load_vae(folder: ModelFolder, dtype: torch.dtype, device: torch.device) -> W
 
 def _load_pth_into(path: Path, build: Callable[[Shapes], torch.nn.Module], dtype: torch.dtype,
                    device: torch.device) -> torch.nn.Module:
-    """Build a network sized from a .pth file's shapes (on meta), then place each tensor on device/dtype."""
+    """Build a network sized from a .pth file's shapes (on meta), then place each tensor on device/dtype.
+
+    On a GPU the tensors are streamed from the file (nothing of it stays in RAM); on the CPU they stay
+    memory-mapped when their dtype is already the one asked for."""
+    device = torch.device(device)
+    index = torch_file_index(path) if device.type != "cpu" else None
+    if index is not None:
+        model = build({st.name: st.shape for st in index})
+        for _, name, tensor in WeightStreamer(device, _threads(device)).stream(((path, st) for st in index), dtype):
+            _assign(model, name, tensor)
+        _check_complete(model, str(path))
+        return model
     state = read_torch_state(path, WAN_SOURCE)
     model = build({k: tuple(v.shape) for k, v in state.items()})
     for key, tensor in state.items():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ModelFilesError
+from .families import Expert
 
 CONFIG_FILE = "config.json"
 DIT_INDEX_FILE = "diffusion_pytorch_model.safetensors.index.json"
@@ -69,13 +70,25 @@ WAN_14B_CONFIG = DiTConfig(dim=5120, ffn_dim=13824, freq_dim=256, in_dim=16, out
 
 @dataclass(frozen=True)
 class ModelFolder:
-    """The paths of one model folder; nothing is read beyond config.json and the shard index."""
+    """The paths of one model folder; nothing is read beyond config.json and the shard index.
+
+    `dit_subdir` names the folder of one DiT inside it (Wan2.2's `high_noise_model/`, `low_noise_model/`);
+    the text encoder, VAE and tokenizer are shared at the top. `for_expert` gives the view of one expert.
+    """
 
     root: Path
+    dit_subdir: str = ""
+
+    def for_expert(self, expert: Expert) -> ModelFolder:
+        return ModelFolder(self.root, expert.subfolder)
+
+    @property
+    def dit_dir(self) -> Path:
+        return self.root / self.dit_subdir if self.dit_subdir else self.root
 
     @property
     def config_path(self) -> Path:
-        return self.root / CONFIG_FILE
+        return self.dit_dir / CONFIG_FILE
 
     @property
     def t5_path(self) -> Path:
@@ -91,10 +104,13 @@ class ModelFolder:
 
     @property
     def index_path(self) -> Path:
-        return self.root / DIT_INDEX_FILE
+        return self.dit_dir / DIT_INDEX_FILE
 
     def read_config(self) -> dict[str, Any]:
         if not self.config_path.exists():
+            if self.dit_subdir:
+                raise ModelFilesError(f"{self.config_path} is missing: copy {self.dit_subdir}/ again from the "
+                                      "Wan2.2-T2V-A14B download")
             raise ModelFilesError(f"{self.config_path} is missing: is {self.root} a Wan2.1-T2V model folder?")
         return read_json_object(self.config_path, WAN_SOURCE)
 
@@ -115,7 +131,7 @@ class ModelFolder:
             raise ModelFilesError(f"{self.config_path} lacks the field {e}; download it again") from e
 
     def dit_shards(self) -> dict[str, list[str]]:
-        """Shard file name -> tensor names, from the index (or the single-file layout)."""
+        """Shard file (relative to `root`) -> tensor names, from the index (or the single-file layout)."""
         if self.index_path.exists():
             weight_map = read_json_object(self.index_path, WAN_SOURCE).get("weight_map")
             if not isinstance(weight_map, dict) or not all(
@@ -125,13 +141,16 @@ class ModelFolder:
                                       f"names to shard files): download it again from {WAN_SOURCE}")
             shards: dict[str, list[str]] = {}
             for key, shard in weight_map.items():
-                shards.setdefault(shard, []).append(key)
+                shards.setdefault(self._from_root(shard), []).append(key)
             return shards
-        if (self.root / DIT_SINGLE_FILE).exists():
-            return {DIT_SINGLE_FILE: []}
+        if (self.dit_dir / DIT_SINGLE_FILE).exists():
+            return {self._from_root(DIT_SINGLE_FILE): []}
         raise ModelFilesError(
-            f"{self.root} has no {DIT_INDEX_FILE} (nor {DIT_SINGLE_FILE}): the DiT weights are missing"
+            f"{self.dit_dir} has no {DIT_INDEX_FILE} (nor {DIT_SINGLE_FILE}): the DiT weights are missing"
         )
+
+    def _from_root(self, name: str) -> str:
+        return f"{self.dit_subdir}/{name}" if self.dit_subdir else name
 
 
 def regular_file_problem(path: Path, what: str, source: str) -> str | None:

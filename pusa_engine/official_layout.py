@@ -1,10 +1,11 @@
-"""Writes a Wan2.1-T2V model folder in the official file layout, at any size.
+"""Writes a Wan model folder in the official file layout, at any size.
 
 The layout, as released: `config.json`, the DiT as sharded safetensors (`diffusion_pytorch_model-0000N-of-
 0000M.safetensors`) plus their index, the umt5 text encoder as a bf16 `.pth`, the VAE as a `.pth`, and the
-tokenizer folder `google/umt5-xxl/`. The demo model writes a whole folder of tiny networks
-(`write_model_folder`); the benchmark writes the 14B DiT's shards from random tensors, one shard in
-memory at a time (`write_config` + `write_dit_shards`), and a tokenizer (`write_tokenizer`).
+tokenizer folder `google/umt5-xxl/`; Wan2.2-A14B puts each expert's config and shards in a subfolder
+(`write_experts_folder`). The demo models write whole folders of tiny networks; the benchmark writes the 14B
+DiT's shards from random tensors, one shard in memory at a time (`write_config` + `write_dit_shards`), and a
+tokenizer (`write_tokenizer`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,23 @@ def write_model_folder(model_dir: Path, config: DiTConfig, dit_state: Mapping[st
     model_dir.mkdir(parents=True, exist_ok=True)
     write_config(model_dir, config)
     write_dit_shards(model_dir, {k: v.shape for k, v in dit_state.items()}, lambda k: dit_state[k], dit_shards)
+    write_text_encoder(model_dir, t5_state)
+    write_vae(model_dir, vae_state)
+    write_tokenizer(model_dir / TOKENIZER_DIR, vocab_size)
+    return model_dir
+
+
+def write_experts_folder(model_dir: Path, experts: Mapping[str, tuple[DiTConfig, Mapping[str, torch.Tensor]]],
+                         t5_state: Mapping[str, torch.Tensor], vae_state: Mapping[str, torch.Tensor], vocab_size: int,
+                         dit_shards: int = 2) -> Path:
+    """A Wan2.2-A14B folder: each expert's `config.json` and shards in its subfolder ({"high_noise_model":
+    (config, weights), ...}), and the text encoder, VAE and tokenizer shared at the top."""
+    model_dir = Path(model_dir)
+    for sub, (config, state) in experts.items():
+        folder = model_dir / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        write_config(folder, config)
+        write_dit_shards(folder, {k: v.shape for k, v in state.items()}, lambda k, state=state: state[k], dit_shards)
     write_text_encoder(model_dir, t5_state)
     write_vae(model_dir, vae_state)
     write_tokenizer(model_dir / TOKENIZER_DIR, vocab_size)

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .errors import RequestError
+from .families import WAN_GEOMETRY
+from .lora_specs import LoraSpec, lora_spec_problems
 
 WAN_NEGATIVE_PROMPT = (
     "Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, "
@@ -40,7 +42,7 @@ MAX_FRAMES = 4 * (MAX_POSITIONS - 1) + 1
 
 def latent_frames(pixel_frames: int) -> int:
     """Number of latent frames F for N = 4n+1 pixel frames."""
-    return (pixel_frames - 1) // 4 + 1
+    return WAN_GEOMETRY.latent_frames(pixel_frames)
 
 
 def slot_of_pixel_frame(pixel_frame: int) -> int:
@@ -68,13 +70,26 @@ class Keyframe:
 class VideoCondition:
     """Frames of a video clip laid on latent slots (extension / completion).
 
-    The first `frames` frames of the clip are encoded as one clip, and the latent of each listed slot
-    is copied into the same slot of the new video with its own noise multiplier.
+    The clip's frames from `in_frame` on are encoded as one clip whose first latent lands on slot
+    `start_slot` of the new video, by the spec's frame/slot mapping: slot `start_slot + i` takes the clip's
+    latent i, that is source frame `in_frame` (i = 0) or source frames `in_frame + 4i-3 .. in_frame + 4i`.
+    Each listed slot gets its own noise multiplier. The defaults put the clip's frame 0 on slot 0.
     """
 
     video: str
     slots: list[int]
     noise: list[float]
+    start_slot: int = 0  # the slot of the new video that the clip's first frame (`in_frame`) feeds
+    in_frame: int = 0  # the clip's first frame used (its in point)
+
+    def source_frames(self, slot: int) -> tuple[int, int]:
+        """First and last frame of the clip (inclusive) that feed `slot` of the new video."""
+        first, last = pixel_frames_of_slot(slot - self.start_slot)
+        return self.in_frame + first, self.in_frame + last
+
+    def frames_needed(self) -> int:
+        """How many frames of the file are read: up to the last source frame of the last slot."""
+        return self.source_frames(max(self.slots))[1] + 1 if self.slots else 0
 
 
 @dataclass
@@ -86,6 +101,7 @@ class SlotMapping:
     pixel_frames: tuple[int, int]
     noise: float
     requested_frame: int | None = None
+    source_frames: tuple[int, int] | None = None  # a clip's frames that feed the slot
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,23 @@ def _finite(name: str, value: float, problems: list[str]) -> bool:
     return True
 
 
+def _clip_placement_problems(v: VideoCondition, slots: int) -> list[str]:
+    """Where the clip starts (a slot of the new video) and its in point (a frame of the clip)."""
+    problems = []
+    for name, value in (("start slot", v.start_slot), ("in frame", v.in_frame)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(f"video {v.video}: the {name} must be a whole number from 0 (got {value!r})")
+            return problems
+    if v.start_slot >= slots:
+        problems.append(f"video {v.video}: the start slot {v.start_slot} is past the last slot {slots - 1}")
+    early = sorted(s for s in v.slots if isinstance(s, int) and s < v.start_slot)
+    if early:
+        problems.append(
+            f"video {v.video}: slot {early[0]} is before the clip's start slot {v.start_slot}; a clip feeds only "
+            "the slots from its start on")
+    return problems
+
+
 @dataclass
 class GenerationRequest:
     prompt: str
@@ -143,6 +176,17 @@ class GenerationRequest:
     keyframes: list[Keyframe] = field(default_factory=list)
     video: VideoCondition | None = None
     save_png_frames: bool = False
+    # Wan2.2-A14B: the low-noise expert's Pusa LoRA alpha (lora_alpha is the high-noise expert's), and the
+    # boundary on the base timestep (/ 1000) where the low-noise expert takes over
+    lora_alpha_low: float = 1.4
+    boundary: float = 0.875
+    # LoRAs stacked after the Pusa LoRA(s), in order (the four-step mode's LightX2V LoRA)
+    loras: list[LoraSpec] = field(default_factory=list)
+    # lossy, off by default: the DiT's big linear layers in FP8 (faster on Hopper/Ada GPUs, slightly different)
+    fp8: bool = False
+
+    def __post_init__(self) -> None:
+        self.loras = [LoraSpec.of(spec) for spec in self.loras or []]
 
     @property
     def latent_frames(self) -> int:
@@ -153,7 +197,7 @@ class GenerationRequest:
         seed = self.seed if self.seed is not None else random.randint(0, MAX_SEED)
         return GenerationRequest(**{**self.__dict__, "seed": seed})
 
-    def validate(self, limit: SizeLimit | None = None) -> None:
+    def validate(self, limit: SizeLimit | None = None, experts: tuple[str, ...] | None = None) -> None:
         """Raise RequestError listing every problem with the request at once.
 
         `limit` (from the engine) adds this machine's memory bound on width x height x frames.
@@ -183,6 +227,14 @@ class GenerationRequest:
         if (_finite("LoRA alpha", self.lora_alpha, problems)
                 and not LORA_ALPHA_RANGE[0] <= self.lora_alpha <= LORA_ALPHA_RANGE[1]):
             problems.append(f"LoRA alpha must be between 0.1 and 5.0 (got {self.lora_alpha})")
+        if (_finite("low-noise LoRA alpha", self.lora_alpha_low, problems)
+                and not LORA_ALPHA_RANGE[0] <= self.lora_alpha_low <= LORA_ALPHA_RANGE[1]):
+            problems.append(f"low-noise LoRA alpha must be between 0.1 and 5.0 (got {self.lora_alpha_low})")
+        if _finite("boundary", self.boundary, problems) and not 0.0 < self.boundary < 1.0:
+            problems.append(f"boundary must be between 0 and 1, e.g. 0.875 (got {self.boundary})")
+        problems.extend(lora_spec_problems(self.loras, experts))
+        if not isinstance(self.fp8, bool):
+            problems.append(f"fp8 must be true or false (got {self.fp8!r})")
         if not FPS_RANGE[0] <= self.fps <= FPS_RANGE[1]:
             problems.append(f"fps must be between {FPS_RANGE[0]} and {FPS_RANGE[1]} (got {self.fps})")
         if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
@@ -217,6 +269,7 @@ class GenerationRequest:
             for m in v.noise:
                 if _finite(f"video {v.video}: noise", m, problems) and not NOISE_RANGE[0] <= m <= NOISE_RANGE[1]:
                     problems.append(f"video {v.video}: noise must be between 0.0 and 1.0 (got {m})")
+            problems.extend(_clip_placement_problems(v, self.latent_frames))
         slots = [slot_of_pixel_frame(kf.frame) for kf in self.keyframes]
         if self.video is not None:
             slots += list(self.video.slots)
@@ -239,7 +292,8 @@ class GenerationRequest:
         ]
         if self.video is not None:
             out += [
-                SlotMapping(self.video.video, s, pixel_frames_of_slot(s), m)
+                SlotMapping(self.video.video, s, pixel_frames_of_slot(s), m,
+                            source_frames=self.video.source_frames(s) if s >= self.video.start_slot else None)
                 for s, m in zip(self.video.slots, self.video.noise, strict=False)
             ]
         return sorted(out, key=lambda m: m.slot)

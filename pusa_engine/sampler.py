@@ -14,14 +14,10 @@ from typing import Protocol
 import torch
 
 from .events import CancelToken
+from .schedules import Schedule, ShiftedSchedule, schedule_sigmas
 
-
-def schedule_sigmas(steps: int, shift: float) -> torch.Tensor:
-    """sigma_0..sigma_N (float32, sigma_N = 0): sigma_i = shift*s_i / (1 + (shift-1)*s_i),
-    s_i = linspace(1, 0, N+1)[i]."""
-    s = torch.linspace(1.0, 0.0, steps + 1)[:-1]
-    sigmas = shift * s / (1 + (shift - 1) * s)
-    return torch.cat([sigmas, torch.zeros(1)])
+__all__ = ["Conditioning", "Denoiser", "SampleResult", "StepInfo", "frame_multipliers", "frame_timesteps", "sample",
+           "schedule_sigmas"]
 
 
 @dataclass
@@ -47,8 +43,10 @@ def frame_timesteps(sigma: torch.Tensor, multipliers: torch.Tensor) -> torch.Ten
 
 
 class Denoiser(Protocol):
-    def __call__(self, x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
-        """x [1,16,F,h,w] and timesteps [1,F], both in the compute dtype -> velocity, float32."""
+    def __call__(self, x: torch.Tensor, timesteps: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+        """x [1,16,F,h,w] and timesteps [1,F], both in the compute dtype -> velocity, float32.
+
+        `sigma` is the step's base (free-frame) sigma, float32 exact: a model with experts picks one by it."""
 
 
 @dataclass
@@ -63,14 +61,31 @@ class StepInfo:
 class SampleResult:
     latents: torch.Tensor  # [1,16,F,h,w] float32
     timesteps: torch.Tensor  # [steps, F] float32, as given to the DiT
+    experts: torch.Tensor | None = None  # [steps] int32, which expert ran each step (0 = high); None: one DiT
 
 
-def sample(denoise: Denoiser, noise: torch.Tensor, conditioning: list[Conditioning], steps: int, shift: float,
-           compute_dtype: torch.dtype, on_step: Callable[[StepInfo], None] | None = None,
-           cancel: CancelToken | None = None) -> SampleResult:
+def sample(denoise: Denoiser, noise: torch.Tensor, conditioning: list[Conditioning], schedule: Schedule | int,
+           shift_or_dtype: float | torch.dtype, compute_dtype: torch.dtype | None = None,
+           on_step: Callable[[StepInfo], None] | None = None, cancel: CancelToken | None = None) -> SampleResult:
+    """Run the sampler over `schedule`'s sigmas: `sample(denoise, noise, conds, schedule, dtype, ...)`.
+
+    The older spelling `sample(denoise, noise, conds, steps, shift, dtype, ...)` is the shifted schedule.
+    """
+    if isinstance(schedule, int):
+        schedule, dtype = ShiftedSchedule(schedule, float(shift_or_dtype)), compute_dtype
+    else:
+        if compute_dtype is not None:
+            raise TypeError("sample(denoise, noise, conditioning, schedule, compute_dtype, ...)")
+        dtype = shift_or_dtype
+    return _loop(denoise, noise, conditioning, schedule.sigmas(), dtype, on_step, cancel)
+
+
+def _loop(denoise: Denoiser, noise: torch.Tensor, conditioning: list[Conditioning], sigmas: torch.Tensor,
+          compute_dtype: torch.dtype, on_step: Callable[[StepInfo], None] | None,
+          cancel: CancelToken | None) -> SampleResult:
     device = noise.device
     frames = noise.shape[2]
-    sigmas = schedule_sigmas(steps, shift)
+    steps = len(sigmas) - 1
     mult = frame_multipliers(frames, conditioning)
     x = noise.clone()
     for c in conditioning:
@@ -85,7 +100,7 @@ def sample(denoise: Denoiser, noise: torch.Tensor, conditioning: list[Conditioni
             cancel.raise_if_cancelled()
         t = frame_timesteps(sigmas[i], mult).to(compute_dtype)
         trace[i] = t.float()
-        v = denoise(x.to(compute_dtype), t.to(device).unsqueeze(0))
+        v = denoise(x.to(compute_dtype), t.to(device).unsqueeze(0), float(sigmas[i]))
         a = sigmas[i] * mult_dev
         b = sigmas[i + 1] * mult_dev
         x_before = x

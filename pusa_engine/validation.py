@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+
 from .errors import ModelFilesError
+from .families import EXTRA_LORA_SOURCE, Expert, ModelFamily, detect_family
 from .file_headers import Shapes, safetensors_shapes, torch_file_shapes, weight_file_shapes
 from .lora import lora_problems
 from .model_files import (
     DEFAULT_TEXT_DIM,
-    LORA_SOURCE,
     WAN_SOURCE,
     ModelFolder,
     regular_file_problem,
@@ -23,10 +25,11 @@ from .networks import (
     build_text_encoder,
     build_vae_network,
     expected_shapes,
-    linear_shapes,
 )
 
 LoraPath = str | os.PathLike[str] | None
+# An extra LoRA of a stack (LightX2V): its file and the expert it merges into ("" = every expert).
+ExtraLora = tuple[str | os.PathLike[str], str]
 
 
 def lora_path_or_none(lora_path: LoraPath) -> Path | None:
@@ -36,18 +39,71 @@ def lora_path_or_none(lora_path: LoraPath) -> Path | None:
     return Path(lora_path)
 
 
-def validate_model_files(model_dir: str | Path, lora_path: LoraPath) -> list[str]:
-    """Every problem found, in words a user can act on; an empty list means the files look loadable."""
+def pusa_lora_paths(family: ModelFamily, lora_path: LoraPath, lora_low: LoraPath = None) -> dict[str, Path]:
+    """The Pusa LoRA of each expert: Wan2.1's one DiT takes `lora_path`; Wan2.2's high-noise expert takes
+    `lora_path` and its low-noise expert `lora_low`. An expert may have none (it then runs as released)."""
+    high, low = lora_path_or_none(lora_path), lora_path_or_none(lora_low)
+    if not family.has_experts:
+        if low is not None:
+            raise ModelFilesError(f"a low-noise LoRA ({low}) was given, but this is a {family.title} folder with one "
+                                  "DiT: give its Pusa LoRA alone (--lora)")
+        return {family.experts[0].name: high} if high is not None else {}
+    return {name: path for name, path in zip(family.expert_names, (high, low), strict=True) if path is not None}
+
+
+def extra_lora_targets(family: ModelFamily, expert: str) -> list[str]:
+    """The experts an extra LoRA merges into ("" = all of them); ModelFilesError for an unknown name."""
+    if not expert:
+        return list(family.expert_names)
+    if expert not in family.expert_names:
+        raise ModelFilesError(f"a LoRA for the {expert!r} expert was given, but {family.title} has "
+                              + (f"the experts {' and '.join(family.expert_names)}" if family.has_experts
+                                 else "one DiT: give it without an expert"))
+    return [expert]
+
+
+def target_words(family: ModelFamily, expert: str) -> str:
+    return family.title if not family.has_experts else f"{family.expert(expert).title} of {family.title}"
+
+
+def validate_model_files(model_dir: str | Path, lora_path: LoraPath, lora_low: LoraPath = None,
+                         extra_loras: list[ExtraLora] | tuple[ExtraLora, ...] = ()) -> list[str]:
+    """Every problem found, in words a user can act on; an empty list means the files look loadable.
+
+    The family is read off the folder's layout (`families.detect_family`); every DiT of it is checked, and
+    every LoRA of the stack (the Pusa LoRA of each expert, then `extra_loras`) against the DiT it merges into.
+    """
     folder = ModelFolder(Path(model_dir))
     if not folder.root.is_dir():
         if folder.root.exists():
             return [f"model folder {folder.root} is a file, not a folder: choose the Wan2.1-T2V-14B folder"]
         return [f"model folder {folder.root} does not exist: choose the Wan2.1-T2V-14B folder in Settings"]
-    unsafe = remote_code_problems(folder)
+    family = detect_family(folder.root)
+    unsafe = [p for e in family.experts for p in remote_code_problems(folder.for_expert(e))]
     if unsafe:
-        return unsafe  # nothing else in such a folder is worth reading
+        return list(dict.fromkeys(unsafe))  # nothing else in such a folder is worth reading
     problems: list[str] = []
-    dit_shapes = _collect(problems, lambda: dit_file_shapes(folder))
+    dits: dict[str, torch.nn.Module] = {}
+    text_dim = None
+    for expert in family.experts:
+        dit, dim = _dit_problems(folder.for_expert(expert), family, expert, problems)
+        text_dim = text_dim or dim
+        if dit is not None:
+            dits[expert.name] = dit
+    t5_shapes = _collect(problems, lambda: torch_file_shapes(folder.t5_path, family.model_source, "the text encoder"))
+    if t5_shapes:
+        problems.extend(_t5_problems(folder, t5_shapes, text_dim))
+    vae_shapes = _collect(problems, lambda: torch_file_shapes(folder.vae_path, family.model_source, "the VAE"))
+    if vae_shapes:
+        problems.extend(_vae_problems(folder, vae_shapes))
+    problems.extend(tokenizer_problems(folder))
+    problems.extend(lora_stack_problems(family, dits, lora_path, lora_low, extra_loras))
+    return problems
+
+
+def _dit_problems(folder: ModelFolder, family: ModelFamily, expert: Expert, problems: list[str]):
+    """One expert's shards against its config.json: (its network on meta, or None; its text width)."""
+    dit_shapes = _collect(problems, lambda: dit_file_shapes(folder, family.model_source))
     # the DiT's text width, only when every shard was read; otherwise nothing is compared against it
     text_dim = dit_shapes["text_embedding.0.weight"][1] if dit_shapes and "text_embedding.0.weight" in dit_shapes \
         else None
@@ -57,36 +113,49 @@ def validate_model_files(model_dir: str | Path, lora_path: LoraPath) -> list[str
     except ModelFilesError as e:
         problems.extend(e.problems)
     if dit is not None and dit_shapes:
-        problems.extend(compare_shapes("the DiT shards", expected_shapes(dit), dit_shapes))
-    t5_shapes = _collect(problems, lambda: torch_file_shapes(folder.t5_path, WAN_SOURCE, "the text encoder"))
-    if t5_shapes:
-        problems.extend(_t5_problems(folder, t5_shapes, text_dim))
-    vae_shapes = _collect(problems, lambda: torch_file_shapes(folder.vae_path, WAN_SOURCE, "the VAE"))
-    if vae_shapes:
-        problems.extend(_vae_problems(folder, vae_shapes))
-    problems.extend(tokenizer_problems(folder))
-    lora = lora_path_or_none(lora_path)
-    if lora is not None:
-        lora_shapes = _collect(problems, lambda: weight_file_shapes(lora, LORA_SOURCE, "LoRA file"))
-        if lora_shapes is not None and dit is not None:
-            problems.extend(lora_problems(lora_shapes, linear_shapes(dit), lora))
+        what = "the DiT shards" if not family.has_experts else f"the shards of {expert.title}"
+        problems.extend(compare_shapes(what, expected_shapes(dit), dit_shapes))
+    return dit, text_dim
+
+
+def lora_stack_problems(family: ModelFamily, dits: dict[str, torch.nn.Module], lora_path: LoraPath,
+                        lora_low: LoraPath = None, extra_loras: list[ExtraLora] | tuple[ExtraLora, ...] = ()
+                        ) -> list[str]:
+    """One line per LoRA of the stack that cannot be read or does not fit the DiT it merges into."""
+    problems: list[str] = []
+    try:
+        stack = [(path, [name]) for name, path in pusa_lora_paths(family, lora_path, lora_low).items()]
+        stack = [(path, experts, family.lora_source) for path, experts in stack]
+        stack += [(Path(path), extra_lora_targets(family, expert), EXTRA_LORA_SOURCE) for path, expert in extra_loras]
+    except ModelFilesError as e:
+        return list(e.problems)
+    for path, experts, source in stack:
+        shapes = _collect(problems, lambda path=path, source=source: weight_file_shapes(path, source, "LoRA file"))
+        if shapes is None:
+            continue
+        for name in experts:
+            if name in dits:
+                found = lora_problems(shapes, expected_shapes(dits[name]), path, target_words(family, name))
+                if found:
+                    problems.extend(found)
+                    break  # one line per file
     return problems
 
 
-def dit_file_shapes(folder: ModelFolder) -> Shapes:
+def dit_file_shapes(folder: ModelFolder, source: str = WAN_SOURCE) -> Shapes:
     """All DiT tensors over all shards; checks that the index and the shards agree."""
     shapes: Shapes = {}
     problems: list[str] = []
     for shard, indexed_keys in folder.dit_shards().items():
         try:
-            found = safetensors_shapes(folder.root / shard)
+            found = safetensors_shapes(folder.root / shard, source)
         except ModelFilesError as e:
             problems.extend(e.problems)
             continue
         missing = [k for k in indexed_keys if k not in found]
         if missing:
             problems.append(f"{folder.root / shard} lacks {len(missing)} tensors its index lists "
-                            f"(e.g. {missing[0]}): download this shard again from {WAN_SOURCE}")
+                            f"(e.g. {missing[0]}): download this shard again from {source}")
         shapes.update(found)
     if problems:
         raise ModelFilesError(problems)

@@ -82,8 +82,9 @@ class TimelineVideo(VideoCondition):
     """The engine's `VideoCondition` as the timeline holds it: a clip laid on latent slots (extension,
     completion), one noise multiplier per slot; laid out as an extension unless told otherwise.
 
-    The engine encodes the clip's first frames as one clip and copies the latent of slot k into slot k
-    of the new video, so slot k always carries the clip's pixel frames 4k-3..4k (slot 0: frame 0).
+    The engine encodes the clip from its in point (`in_frame`) as one clip and copies its latent i into
+    slot `start_slot + i` of the new video: the start slot carries source frame `in_frame`, the slot after
+    it the next 4 frames, and so on (`source_frames(slot)`). A clip dropped at slot k starts there.
     """
 
     slots: list[int] = field(default_factory=lambda: list(EXTENSION_SLOTS))
@@ -98,28 +99,38 @@ class TimelineVideo(VideoCondition):
         return self.noise[self.slots.index(slot)]
 
     def with_noise(self, slot: int, noise: float) -> TimelineVideo:
-        return TimelineVideo(self.video, list(self.slots), [noise if s == slot else m for s, m in self.pairs()])
+        return self.with_pairs([(s, noise if s == slot else m) for s, m in self.pairs()])
 
     def without_slot(self, slot: int) -> TimelineVideo | None:
         """The clip with one slot taken off; None when it was the last one."""
         kept = [(s, m) for s, m in self.pairs() if s != slot]
-        return TimelineVideo(self.video, [s for s, _ in kept], [m for _, m in kept]) if kept else None
+        return self.with_pairs(kept) if kept else None
 
     def with_slot(self, slot: int, noise: float = VIDEO_SLOT_NOISE) -> TimelineVideo:
-        pairs = sorted([*[(s, m) for s, m in self.pairs() if s != slot], (slot, noise)])
-        return TimelineVideo(self.video, [s for s, _ in pairs], [m for _, m in pairs])
+        return self.with_pairs([*[(s, m) for s, m in self.pairs() if s != slot], (slot, noise)])
+
+    def with_pairs(self, pairs: list[tuple[int, float]], **placement: int) -> TimelineVideo:
+        """The same clip on other (slot, noise) pairs, in slot order; `start_slot` / `in_frame` may change too."""
+        pairs = sorted(pairs)
+        return replace(self, slots=[s for s, _ in pairs], noise=[m for _, m in pairs], **placement)
 
     def pairs(self) -> list[tuple[int, float]]:
         return list(zip(self.slots, self.noise, strict=False))
 
     def as_condition(self) -> VideoCondition:
-        return VideoCondition(self.video, list(self.slots), list(self.noise))
+        return VideoCondition(self.video, list(self.slots), list(self.noise), self.start_slot, self.in_frame)
 
 
 @dataclass
 class Timeline:
     keyframes: list[TimelineKeyframe] = field(default_factory=list)
     video: TimelineVideo | None = None
+    mode: Mode | None = None  # the mode the user chose (`core/modes.py`); None: not chosen, shown as detected
+
+    @property
+    def shown_mode(self) -> Mode:
+        """The mode to show: the one chosen (dropping media never changes it), else the layout's own."""
+        return self.mode if self.mode is not None else detect_mode(self)
 
     def keyframe(self, keyframe_id: str) -> TimelineKeyframe:
         for kf in self.keyframes:
@@ -198,6 +209,7 @@ class Job:
     problems: list[str] = field(default_factory=list)
     thumbnail: str | None = None
     output: str | None = None  # the video it writes, fixed when it starts (recovery looks there)
+    worker: str | None = None  # the cluster worker that runs (or ran) it; None: this computer
 
     @property
     def title(self) -> str:
@@ -229,6 +241,7 @@ class Job:
             "problems": list(self.problems),
             "thumbnail": self.thumbnail,
             "output": self.output,
+            "worker": self.worker,
         }
 
 
@@ -275,38 +288,13 @@ def editor_state_from_request(
     if fields["seed"] is None:
         fields["seed"] = keep.seed if keep else EditorSettings.seed
     settings = EditorSettings(**fields, new_seed_each_run=False)
+    video = request.video
     timeline = Timeline(
         keyframes=[TimelineKeyframe(kf.image, kf.frame, kf.noise) for kf in request.keyframes],
-        video=TimelineVideo(request.video.video, list(request.video.slots), list(request.video.noise))
-        if request.video else None,
+        video=TimelineVideo(video.video, list(video.slots), list(video.noise), video.start_slot, video.in_frame)
+        if video else None,
     )
     return settings, timeline
-
-
-def apply_mode(mode: Mode, timeline: Timeline, frames: int) -> Timeline:
-    """Lay the timeline out as one of the seed's four modes, keeping the media already placed."""
-    out = timeline.copy()
-    last = frames - 1
-    if mode is Mode.TEXT_TO_VIDEO:
-        out.keyframes, out.video = [], None
-    elif mode is Mode.IMAGE_TO_VIDEO:
-        out.video = None
-        out.keyframes = out.sorted_keyframes()[:1]
-        for kf in out.keyframes:
-            kf.frame, kf.noise = 0, IMAGE_TO_VIDEO_NOISE
-    elif mode is Mode.MULTI_FRAMES:
-        out.video = None
-        kfs = out.sorted_keyframes()
-        if kfs:
-            kfs[0].frame, kfs[0].noise = 0, IMAGE_TO_VIDEO_NOISE
-        if len(kfs) >= 2:
-            kfs[-1].frame, kfs[-1].noise = last, END_FRAME_NOISE
-        out.keyframes = kfs
-    elif mode is Mode.VIDEO_TO_VIDEO:
-        out.keyframes = []
-        if out.video is not None:
-            out.video.slots, out.video.noise = list(EXTENSION_SLOTS), list(EXTENSION_NOISE)
-    return out
 
 
 def detect_mode(timeline: Timeline) -> Mode:
@@ -320,32 +308,29 @@ def detect_mode(timeline: Timeline) -> Mode:
     return Mode.MULTI_FRAMES
 
 
-def video_preset(kind: str, frames: int) -> tuple[list[int], list[float]]:
-    """Slots and noise for laying a clip: 'extend' (first 13 frames) or 'complete' (first + last frames)."""
-    if kind == "complete":
-        return [0, latent_frames(frames) - 1], [COMPLETION_NOISE, COMPLETION_NOISE]
+def video_preset(kind: str, frames: int, start: int = 0) -> tuple[list[int], list[float]]:
+    """Slots and noise for laying a clip: 'extend' (13 frames on 4 slots from `start`) or 'complete' (first
+    frame on slot 0 and the last 4 on the last slot)."""
     last = latent_frames(frames) - 1
-    pairs = [(s, m) for s, m in zip(EXTENSION_SLOTS, EXTENSION_NOISE, strict=True) if s <= last]
+    if kind == "complete":
+        return [0, last], [COMPLETION_NOISE, COMPLETION_NOISE]
+    pairs = [(start + s, m) for s, m in zip(EXTENSION_SLOTS, EXTENSION_NOISE, strict=True) if start + s <= last]
     return [s for s, _ in pairs], [m for _, m in pairs]
-
-
-def clip_frames_needed(slots: list[int]) -> int:
-    """How many frames of the clip the engine reads for these slots (it encodes frames 0..4*max(slot))."""
-    return pixel_frames_of_slot(max(slots))[1] + 1 if slots else 0
 
 
 def clip_problem(video: TimelineVideo, clip_frames: int, frames: int) -> str | None:
     """What the user should know about laying this clip, given its length; None when all is as it looks."""
     name = Path(video.path).name
-    needed = clip_frames_needed(video.slots)
+    needed = video.frames_needed()
     if clip_frames < needed:
         return (
             f"{name} has {clip_frames} frames, but slot {max(video.slots)} takes its frames up to {needed - 1}: "
             "remove that slot or use a longer clip"
         )
     last = latent_frames(frames) - 1
-    if last in video.slots and last > 0 and clip_frames > frames:
-        first, end = pixel_frames_of_slot(last)
+    completion = last in video.slots and last - 1 not in video.slots and last > video.start_slot
+    if completion and clip_frames > needed:
+        first, end = video.source_frames(last)
         return (
             f"The last slot takes frames {first}-{end} of {name}, not its last 4 "
             f"({clip_frames - 4}-{clip_frames - 1}): the clip has {clip_frames} frames and the video {frames}. "

@@ -33,10 +33,12 @@ from .model import (
     EditorSettings,
     Job,
     JobState,
+    Mode,
     Project,
     Timeline,
     TimelineKeyframe,
     TimelineVideo,
+    detect_mode,
     new_id,
 )
 from .project_archive import ProjectFileError, shown
@@ -115,6 +117,7 @@ REQUEST_RULES = {**_COMMON_RULES, "seed": Rule(int, 0, MAX_SEED, optional=True)}
 _FRAME = Rule(int, 0, FRAMES_RANGE[1] - 1)
 _NOISE = Rule(float, *NOISE_RANGE)
 _SLOT = Rule(int, 0, MAX_SLOT)
+_IN_FRAME = Rule(int, 0, 10**7)  # a clip's in point: any frame of a long clip
 _PATH = Rule(str)
 
 
@@ -198,8 +201,13 @@ class _Reader:
                 self.notes.append(f"Timeline: the video clip {problem}: removed")
             elif video_data:
                 video = TimelineVideo(video_data.get("video", video_data.get("path")), video_data["slots"],
-                                      video_data["noise"])
-        return Timeline(keyframes=keyframes, video=video)
+                                      video_data["noise"], video_data["start_slot"], video_data["in_frame"])
+        timeline = Timeline(keyframes=keyframes, video=video)
+        mode = data.get("mode")  # projects saved before modes were kept: the one the layout is closest to
+        if mode is not None and mode not in [m.value for m in Mode]:
+            self.notes.append(f"Timeline: the mode {shown(mode)} is unknown: the timeline's own is shown")
+        timeline.mode = Mode(mode) if mode in [m.value for m in Mode] else detect_mode(timeline)
+        return timeline
 
     def _keyframe(self, data: Any) -> TimelineKeyframe | None:
         if not isinstance(data, dict):
@@ -231,7 +239,14 @@ class _Reader:
             return None, f"has a slot or noise value that is not valid ({shown(bad[0])})"
         if len(set(slots)) != len(slots):
             return None, "uses a slot twice"
-        return {path_key: path, "slots": list(slots), "noise": [float(m) for m in noise]}, None
+        start, in_frame = data.get("start_slot", 0), data.get("in_frame", 0)  # absent before clips had them
+        problem = _field_problem("start slot", start, _SLOT) or _field_problem("in frame", in_frame, _IN_FRAME)
+        if problem:
+            return None, problem
+        if min(slots) < start:
+            return None, f"has slot {min(slots)} before its start slot {start}"
+        placed = {"start_slot": start, "in_frame": in_frame}
+        return {path_key: path, "slots": list(slots), "noise": [float(m) for m in noise], **placed}, None
 
     # ----- jobs ------------------------------------------------------------------------------------
     def jobs(self, data: Any, where: str) -> list[Job]:

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Protocol
 
 from pusa_engine.errors import PusaError, RequestError
+from pusa_engine.families import detect_family
 from pusa_engine.jobs.protocol import Answer, EngineSetup, Question
 from pusa_engine.model_files import ModelFolder
-from pusa_engine.request import pixel_frames_of_slot
 
 from .media_checks import image_file_problem
-from .model import EditorSettings, Timeline, build_request, clip_frames_needed
+from .model import EditorSettings, Timeline, build_request
 
 CHECKING_MODEL = "Checking the model files…"
 ModelKey = tuple[object, ...]
@@ -77,13 +77,13 @@ def media_problems(
     if video is not None:
         name = Path(video.path).name
         length, error = clip_length(video.path), clip_error(video.path)
-        needed = clip_frames_needed(video.slots)
+        needed = video.frames_needed()  # from the clip's in point
         if not Path(video.path).is_file():
             problems.append(f"the clip {name} is missing: put it back or remove the clip")
         elif error:
             problems.append(f"the clip {name} cannot be read ({error}): remove it or choose another clip")
         elif length is not None and length < needed:
-            short = [s for s in video.slots if pixel_frames_of_slot(s)[1] >= length]
+            short = [s for s in video.slots if video.source_frames(s)[1] >= length]
             problems.append(
                 f"{name} has {length} frames, but slot {max(video.slots)} takes its frames up to {needed - 1}: "
                 f"remove slot{'s' if len(short) > 1 else ''} {', '.join(map(str, short))} or use a longer clip"
@@ -143,16 +143,18 @@ def quick_model_problems(model_dir: str, lora_path: str | None) -> list[str]:
     if not folder.root.is_dir():
         return [f"model folder {folder.root} does not exist: choose the Wan2.1-T2V-14B folder in Settings"]
     problems = []
-    if not folder.config_path.is_file():
-        problems.append(f"{folder.config_path} is missing: is {folder.root} a Wan2.1-T2V model folder?")
-    try:
-        shards = folder.dit_shards()
-    except PusaError as error:
-        problems.extend(error.problems)
-    else:
-        missing = [name for name in shards if not (folder.root / name).is_file()]
-        if missing:
-            problems.append(f"{len(missing)} DiT shard(s) are missing, e.g. {missing[0]}: download them again")
+    for expert in detect_family(folder.root).experts:  # Wan2.2-A14B: a folder per expert
+        dit = folder.for_expert(expert)
+        if not dit.config_path.is_file():
+            problems.append(f"{dit.config_path} is missing: is {folder.root} a Wan2.1-T2V model folder?")
+        try:
+            shards = dit.dit_shards()
+        except PusaError as error:
+            problems.extend(error.problems)
+        else:
+            missing = [name for name in shards if not (folder.root / name).is_file()]
+            if missing:
+                problems.append(f"{len(missing)} DiT shard(s) are missing, e.g. {missing[0]}: download them again")
     for path, what in ((folder.t5_path, "the T5 text encoder"), (folder.vae_path, "the VAE")):
         if not path.is_file():
             problems.append(f"{path} ({what}) is missing: copy it from the Wan2.1-T2V-14B download")

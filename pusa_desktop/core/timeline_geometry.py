@@ -1,38 +1,35 @@
-"""The timeline's arithmetic and words, without Qt: where frames, slots and cards sit, where dropped files go.
+"""The timeline's arithmetic and words, without Qt: where frames, slots and cards sit, how far it is zoomed,
+where dropped images go, and what the cards say.
 
 `TimelineWidget` paints and handles events; everything it computes from numbers alone lives here, so it
-can be tested without a window.
+can be tested without a window. Where a clip goes and how it is trimmed: `timeline_clips.py`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from pusa_engine.request import latent_frames, pixel_frames_of_slot, slot_of_pixel_frame
 
-from .media_checks import video_frames_readable
-from .model import (
-    END_FRAME_NOISE,
-    IMAGE_TO_VIDEO_NOISE,
-    TimelineKeyframe,
-    TimelineVideo,
-    clip_frames_needed,
-    video_preset,
-)
+from .model import END_FRAME_NOISE, IMAGE_TO_VIDEO_NOISE, TimelineKeyframe, TimelineVideo
 
 MARGIN = 14
 RULER_HEIGHT = 22
 SLOT_BAND_HEIGHT = 20
 CARD_TOP = RULER_HEIGHT + SLOT_BAND_HEIGHT + 6
-CARD_WIDTH = 68
-MIN_CARD_WIDTH = 46
-CARD_HEIGHT = 104
+CARD_WIDTH = 92  # the widest a card gets (zoomed in): a wider noise control
+MIN_CARD_WIDTH = 50
+CARD_HEIGHT = 98
 CLIP_STRIP_HEIGHT = 4
 CLIP_CAPTION_TOP = CARD_TOP + CARD_HEIGHT + 2
 CLIP_CAPTION_HEIGHT = 14
 HEIGHT_WITHOUT_CLIP = CARD_TOP + CARD_HEIGHT + 8
 HEIGHT_WITH_CLIP = CLIP_CAPTION_TOP + CLIP_CAPTION_HEIGHT + 2  # room for the clip's caption under its cards
+MAX_FRAME_WIDTH = 40.0  # zoomed all the way in, a pixel frame is this wide (a slot 160 px)
+ZOOM_STEPS = 100  # the zoom slider's range: 0 = the whole video fits, ZOOM_STEPS = zoomed all the way in
+WHEEL_ZOOM = 1.25  # one Ctrl+wheel notch
 
 
 @dataclass(frozen=True)
@@ -49,6 +46,10 @@ class TimelineGeometry:
     def x_of_frame(self, frame: float) -> float:
         return MARGIN + (frame + 0.5) * self.frame_width
 
+    def frame_position(self, x: float) -> float:
+        """The frame under `x`, with its fraction (what a zoom keeps under the cursor)."""
+        return (x - MARGIN) / self.frame_width - 0.5
+
     def frame_at(self, x: float) -> int:
         return max(0, min(self.frames - 1, int((x - MARGIN) / self.frame_width)))
 
@@ -63,7 +64,8 @@ class TimelineGeometry:
         return round(left), max(1, round(right - left))
 
     def card_width(self) -> int:
-        """Cards narrow down to their slot's width, so cards on neighbouring slots never overlap."""
+        """Cards narrow down to their slot's width, so cards on neighbouring slots never overlap (until the
+        slots are narrower than the narrowest card: then zoom in)."""
         return max(MIN_CARD_WIDTH, min(CARD_WIDTH, round(4 * self.frame_width) - 4))
 
     def slot_card_x(self, slot: int) -> int:
@@ -72,12 +74,63 @@ class TimelineGeometry:
         centre = left + (span - 1) // 2  # QRect.center() of the band
         return max(0, min(self.width - width, centre - width // 2))
 
+    def card_xs(self, slots: set[int] | list[int]) -> dict[int, int]:
+        """Where the cards on `slots` sit: each centred on its slot, pushed right just enough not to cover the
+        card before it (slot 0 is one frame wide, slot 1 four), but never off its own slot: past that the
+        slots are narrower than the cards, and zooming in separates them."""
+        width = self.card_width()
+        out: dict[int, int] = {}
+        right = -(10**9)
+        for slot in sorted(set(slots)):
+            left, span = self.slot_span(slot)
+            x = max(self.slot_card_x(slot), min(right + 2, left + span - 12))
+            out[slot] = min(x, self.width - width)
+            right = out[slot] + width
+        return out
+
+    def card_x_following(self, centre_x: float) -> int:
+        """Where a dragged card sits when its centre follows the cursor (kept on the timeline)."""
+        width = self.card_width()
+        return max(0, min(self.width - width, round(centre_x - width / 2)))
+
     def ruler_step(self) -> int:
         """Every how many frames the ruler gets a number (at least 28 pixels apart)."""
         step = 1
         while self.frame_width * step < 28:
             step *= 2
         return step
+
+
+# ----- zoom and scroll ------------------------------------------------------------------------------------
+def max_zoom(viewport: int, frames: int) -> float:
+    """How far the timeline zooms in: until a pixel frame is MAX_FRAME_WIDTH wide (1 = it already fits)."""
+    fit = (viewport - 2 * MARGIN) / max(1, frames)
+    return max(1.0, MAX_FRAME_WIDTH / max(fit, 1e-6))
+
+
+def canvas_width(viewport: int, zoom: float) -> int:
+    """The timeline's width at `zoom` (1 = the whole video fits the `viewport`)."""
+    return round(2 * MARGIN + max(0, viewport - 2 * MARGIN) * zoom)
+
+
+def zoom_of_slider(position: int, most: float) -> float:
+    """The zoom slider is logarithmic: each step zooms by the same factor."""
+    return float(most ** (max(0, min(ZOOM_STEPS, position)) / ZOOM_STEPS)) if most > 1 else 1.0
+
+
+def slider_of_zoom(zoom: float, most: float) -> int:
+    if most <= 1 or zoom <= 1:
+        return 0
+    return max(0, min(ZOOM_STEPS, round(ZOOM_STEPS * math.log(zoom) / math.log(most))))
+
+
+def clamp_zoom(zoom: float, most: float) -> float:
+    return max(1.0, min(most, zoom))
+
+
+def scroll_keeping(frame: float, anchor: float, grid: TimelineGeometry, viewport: int) -> int:
+    """The scroll position that puts `frame` at `anchor` pixels from the viewport's left edge."""
+    return max(0, min(grid.width - viewport, round(grid.x_of_frame(frame) - anchor)))
 
 
 # ----- where dropped images go ---------------------------------------------------------------------------
@@ -89,54 +142,24 @@ def next_free_slot(slot: int, occupied: set[int], frames: int) -> int | None:
     return slot if slot <= last_slot else None
 
 
+def spread_slots(slot: int, count: int, occupied: set[int], frames: int) -> list[int]:
+    """The free slots `count` dropped images take, from `slot` on, in order (fewer when the video ends)."""
+    out: list[int] = []
+    taken = set(occupied)
+    for _ in range(count):
+        free = next_free_slot(slot, taken, frames)
+        if free is None:
+            break
+        out.append(free)
+        taken.add(free)
+        slot = free + 1
+    return out
+
+
 def keyframe_noise_for_slot(slot: int, frames: int) -> float:
     """A keyframe dropped on the last slot is an end frame (0.5); anywhere else a start frame (0.2)."""
     last_slot = latent_frames(frames) - 1
     return END_FRAME_NOISE if slot == last_slot and slot > 0 else IMAGE_TO_VIDEO_NOISE
-
-
-# ----- where a dropped clip goes --------------------------------------------------------------------------
-def slots_text(slots: list[int]) -> str:
-    """'2' / '2-3' for a run of slots, '0, 2, 4' otherwise."""
-    if len(slots) > 1 and slots == list(range(slots[0], slots[-1] + 1)):
-        return f"{slots[0]}-{slots[-1]}"
-    return ", ".join(str(s) for s in slots)
-
-
-def slots_the_clip_feeds(video: TimelineVideo, clip_frames: int) -> tuple[TimelineVideo | None, list[int]]:
-    """The clip kept on the slots whose frames it has (slot k takes frames up to 4k), and the slots left off."""
-    kept = [(s, m) for s, m in video.pairs() if pixel_frames_of_slot(s)[1] < clip_frames]
-    dropped = [s for s in video.slots if pixel_frames_of_slot(s)[1] >= clip_frames]
-    if not kept:
-        return None, dropped
-    return TimelineVideo(video.path, [s for s, _ in kept], [m for _, m in kept]), dropped
-
-
-def clip_laid_message(video: TimelineVideo, dropped: list[int], clip_frames: int) -> str:
-    """What the user is told when a dropped clip is laid (and which slots it could not feed)."""
-    name = Path(video.path).name
-    hint = "Right-click a clip card for Completion; Delete removes a slot."
-    if not dropped:
-        return f"Video {name}: clip frames on slots {slots_text(video.slots)}, so the new video continues it. {hint}"
-    last_needed = pixel_frames_of_slot(max(dropped))[1]
-    return (
-        f"{name} has only {clip_frames} frames: laid on slot{'s' if len(video.slots) > 1 else ''} "
-        f"{slots_text(video.slots)} only; slot{'s' if len(dropped) > 1 else ''} {slots_text(dropped)} would need "
-        f"its frames up to {last_needed}, so {'they were' if len(dropped) > 1 else 'it was'} left off. {hint}"
-    )
-
-
-def lay_clip(path: str, frames: int) -> tuple[TimelineVideo | None, str]:
-    """A dropped video on the Extension preset's slots, decoded first: (the clip to lay, what to say), or
-    (None, why it is refused). A short clip keeps only the slots it has frames for."""
-    slots, noise = video_preset("extend", frames)
-    length, problem = video_frames_readable(path, clip_frames_needed(slots))
-    if problem:
-        return None, problem
-    video, dropped = slots_the_clip_feeds(TimelineVideo(path, slots, noise), length)
-    if video is None:
-        return None, f"{Path(path).name} has no frames for slot {slots[0]}"
-    return video, clip_laid_message(video, dropped, length)
 
 
 def drop_message(told: list[str], broken: list[str], not_media: list[str]) -> str:
@@ -153,29 +176,53 @@ def drop_message(told: list[str], broken: list[str], not_media: list[str]) -> st
 
 
 # ----- words ----------------------------------------------------------------------------------------------
+def frames_text(first: int, last: int, word: str = "frame") -> str:
+    return f"{word} {first}" if first == last else f"{word}s {first}-{last}"
+
+
+def noise_text(noise: float) -> str:
+    """0.2 -> '0.20', 0.125 -> '0.125': two decimals unless a third was typed."""
+    return f"{noise:.2f}" if abs(round(noise, 2) - noise) < 1e-9 else f"{noise:.3f}"
+
+
+def keyframe_header(keyframe: TimelineKeyframe, wide: bool) -> str:
+    """What a keyframe card shows above its image: its slot and pixel frame."""
+    return f"slot {keyframe.slot} · f{keyframe.frame}" if wide else f"s{keyframe.slot} f{keyframe.frame}"
+
+
+def clip_slot_header(video: TimelineVideo, slot: int, wide: bool) -> str:
+    """What a clip card shows above its frame: the clip frames that feed its slot."""
+    first, last = video.source_frames(slot)
+    span = str(first) if first == last else f"{first}-{last}"
+    return f"src {span}" if wide else span
+
+
 def describe_keyframe(keyframe: TimelineKeyframe) -> str:
     first, last = pixel_frames_of_slot(keyframe.slot)
-    frames = f"pixel frame {first}" if first == last else f"pixel frames {first}-{last}"
     return (
-        f"{Path(keyframe.image).name}\nLatent slot {keyframe.slot} ({frames})\n"
-        f"Noise {keyframe.noise:.2f} (0 = this exact frame, 1 = only a hint)\n"
-        "Drag (or Left/Right keys) to move, Delete to remove"
+        f"{Path(keyframe.image).name}\nLatent slot {keyframe.slot} ({frames_text(first, last, 'pixel frame')})\n"
+        f"Noise {noise_text(keyframe.noise)} (0 = this exact frame, 1 = only a hint)\n"
+        "Drag to move (Shift: slot by slot), Left/Right to nudge, Up/Down or double-click the noise to change it, "
+        "Delete to remove"
     )
 
 
 def describe_clip_slot(video: TimelineVideo, slot: int) -> str:
-    first, last = pixel_frames_of_slot(slot)
-    frames = f"frame {first}" if first == last else f"frames {first}-{last}"
+    first, last = video.source_frames(slot)
     return (
-        f"{Path(video.path).name}: clip {frames} on latent slot {slot}\n"
-        f"Noise {video.noise_at(slot):.2f} (0 = keep these frames exactly, 1 = only a hint)\n"
+        f"{Path(video.path).name}: clip {frames_text(first, last)} on latent slot {slot}\n"
+        f"Noise {noise_text(video.noise_at(slot))} (0 = keep these frames exactly, 1 = only a hint)\n"
+        "Drag or Left/Right to move the clip; select it to set its in and out points in the bar above;\n"
         "Delete removes this slot; right-click for the Extension and Completion presets"
     )
 
 
 def clip_caption(video: TimelineVideo) -> str:
     slots = ", ".join(str(s) for s in video.slots)
-    return f"Clip {Path(video.path).name} on slot{'s' if len(video.slots) > 1 else ''} {slots}"
+    first = video.source_frames(video.start_slot)[0]
+    start = f" from slot {video.start_slot}" if video.start_slot else ""
+    return (f"Clip {Path(video.path).name}{start}: frames {first}-{video.source_frames(max(video.slots))[1]} "
+            f"on slot{'s' if len(video.slots) > 1 else ''} {slots}")
 
 
 def pixel_frame_of_player_frame(index: int, shown: int, frames: int) -> int:
@@ -185,3 +232,10 @@ def pixel_frame_of_player_frame(index: int, shown: int, frames: int) -> int:
     if shown == latent_frames(frames):
         return pixel_frames_of_slot(index)[1]
     return round(index * (frames - 1) / (shown - 1))
+
+
+def pixel_frame_of_clip_frame(video: TimelineVideo, clip_frame: int, frames: int) -> int | None:
+    """Where the clip's frame lands in the new video: its in point on the start slot's last pixel frame, the
+    frames after it one by one (None when it lands before the start or past the end)."""
+    frame = pixel_frames_of_slot(video.start_slot)[1] + clip_frame - video.in_frame
+    return frame if clip_frame >= video.in_frame and frame < frames else None

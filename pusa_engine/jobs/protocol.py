@@ -18,7 +18,9 @@ from typing import Any, Literal, Protocol
 from ..events import JobResult, PhaseProgress, StepProgress
 from ..request import GenerationRequest
 
-Outcome = Literal["done", "failed", "cancelled"]
+# "interrupted": the engine was lost during the job (a cluster worker's node or process went away), so it never
+# finished; a queue may run it again on another engine.
+Outcome = Literal["done", "failed", "cancelled", "interrupted"]
 Question = Literal["plans", "check_files"]
 
 
@@ -27,8 +29,9 @@ class EngineSetup:
     """Which files and device plan a job needs. An empty model folder means the built-in demo model."""
 
     model_dir: str = ""
-    lora_path: str = ""
+    lora_path: str = ""  # the Pusa LoRA (Wan2.2: the high-noise expert's)
     plan: str = "auto"
+    lora_low_path: str = ""  # Wan2.2: the low-noise expert's Pusa LoRA
 
     @property
     def uses_demo_model(self) -> bool:
@@ -42,6 +45,7 @@ class Submit:
     request: GenerationRequest
     out_path: str
     setup: EngineSetup
+    trace_path: str | None = None  # also save the final latents and timesteps (safetensors) there
 
 
 @dataclass

@@ -39,11 +39,16 @@ class JobService:
         resolved = self.resolve(setup)
         if self._engine is None or resolved != self._setup:
             self.unload()
-            engine = Engine(resolved.model_dir, resolved.lora_path or None, plan=resolved.plan)
+            engine = Engine(resolved.model_dir, resolved.lora_path or None, plan=resolved.plan,
+                            lora_low=resolved.lora_low_path or None)
             engine.load(on_event=partial(self._forward, job_id), cancel=token)
             self._engine, self._setup = engine, resolved
             self._send(EngineStatus(engine.plan_description))
         return self._engine
+
+    def load(self, setup: EngineSetup) -> str:
+        """Load the engine for `setup` now (a cluster worker does, before it announces itself); its plan."""
+        return self._engine_for(setup, "", CancelToken()).plan_description
 
     def _forward(self, job_id: str, event: PhaseProgress | StepProgress) -> None:
         self._send(JobEvent(job_id, event))
@@ -54,7 +59,7 @@ class JobService:
             token.raise_if_cancelled()
             engine = self._engine_for(job.setup, job.job_id, token)
             result = engine.generate(job.request, out_path=job.out_path, on_event=partial(self._forward, job.job_id),
-                                     cancel=token)
+                                     cancel=token, trace_path=job.trace_path)
             return JobEnded(job.job_id, "done", result=result)
         except JobCancelled:
             return JobEnded(job.job_id, "cancelled")
@@ -79,7 +84,8 @@ class JobService:
                 setup = ask.setup or EngineSetup()
                 if setup.uses_demo_model:
                     return Answer(ask.question_id, [])
-                return Answer(ask.question_id, validate_model_files(setup.model_dir, setup.lora_path))
+                return Answer(ask.question_id, validate_model_files(setup.model_dir, setup.lora_path,
+                                                                    setup.lora_low_path))
             return Answer(ask.question_id, problem=f"unknown question {ask.question!r}")
         except Exception as error:  # noqa: BLE001 - an answer, never a dead engine
             log.error("answering %s failed:\n%s", ask.question, traceback.format_exc())

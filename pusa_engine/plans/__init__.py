@@ -21,7 +21,8 @@ Two-GPU plans may name the same GPU twice (`cuda:0,0`): the same code paths on o
 
 Modules by role: `base` (the DevicePlan protocol), `kinds` (one class per kind), `choose` (by name or
 free memory), `denoisers` and `sequence_split` (the step functions), `weights` (copies, re-sync, block
-placement, weights on loan), `streaming` (BlockStreamer), `state` (per-model state held on the plan).
+placement, weights on loan), `streaming` (BlockStreamer), `state` (per-model state held on the plan, for one
+model or for each expert of Wan2.2), `placement` (experts resident or swapped; where LoRA base copies live).
 """
 
 from .base import CPU, DIT_14B_BYTES, T5_XXL_BYTES, WORK_BYTES, DevicePlan

@@ -73,7 +73,7 @@ def single_device_denoiser(dit: torch.nn.Module, prompts: Prompts, cfg: float, s
         return dit_forward(dit, x, t, context, rope, blocks=None if blocks is None else blocks(),
                            speed=speed or get_speed_options())
 
-    def denoise(x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    def denoise(x: torch.Tensor, timesteps: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
         v = forward(x, timesteps, prompts.positive).float()
         if prompts.negative is None:
             return v
@@ -97,7 +97,7 @@ def cfg_parallel_denoiser(dits: list[torch.nn.Module], devices: list[torch.devic
             x1, t1 = x.to(dev1), t.to(dev1)
             return dit_forward(dits[1], x1, t1, neg, ropes[1].get(grid_of(dits[1], x1), dev1), speed=sp)
 
-    def denoise(x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    def denoise(x: torch.Tensor, timesteps: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
         sp = speed or get_speed_options()
         job = pool.submit(uncond, x, timesteps, sp)
         try:
@@ -144,7 +144,7 @@ def memory_split_denoiser(dit: torch.nn.Module, devices: list[torch.device], pro
         tokens = on(tokens, x.device)
         return unpatchify(dit, head_forward(dit, tokens, mod.e, gf), (gf, gh, gw))
 
-    def denoise(x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    def denoise(x: torch.Tensor, timesteps: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
         v = forward(x, timesteps, prompts.positive, 0).float()
         if prompts.negative is None:
             return v

@@ -8,7 +8,7 @@ from ..sampler import Denoiser
 from .base import CPU, DevicePlan
 from .denoisers import Prompts, cfg_parallel_denoiser, memory_split_denoiser, single_device_denoiser
 from .sequence_split import sequence_split_denoiser
-from .state import ModelState
+from .state import ModelStates
 from .streaming import BlockStreamer
 from .weights import Replicas, split_blocks
 
@@ -40,7 +40,7 @@ class OffloadPlan(DevicePlan):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._streamer: ModelState[BlockStreamer] = ModelState()
+        self._streamer: ModelStates[BlockStreamer] = ModelStates()  # one per DiT (Wan2.2: per expert)
 
     @property
     def load_device(self) -> torch.device:
@@ -66,7 +66,7 @@ class ReplicatedPlan(DevicePlan):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._replicas: ModelState[Replicas] = ModelState()
+        self._replicas: ModelStates[Replicas] = ModelStates()  # one per DiT (Wan2.2: per expert)
 
     def replicas(self, dit: torch.nn.Module, weights_version: object = None) -> list[torch.nn.Module]:
         """One DiT per device (the loaded one first); copies are re-synced when the weights change."""

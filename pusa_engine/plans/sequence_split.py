@@ -107,7 +107,7 @@ def sequence_split_denoiser(dits: list[torch.nn.Module], devices: list[torch.dev
     neg = None if prompts.negative is None else [prompts.negative.to(d) for d in devices]
     ropes = [RopeCache(d) for d in dits]
 
-    def denoise(x: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:
+    def denoise(x: torch.Tensor, timesteps: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
         sp = speed or get_speed_options()
         v = split_forward(dits, devices, x, timesteps, pos, ropes, pool, sp).float()
         if neg is None:

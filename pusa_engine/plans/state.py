@@ -52,3 +52,42 @@ def _clear(state_ref: weakref.ref) -> None:
     state = state_ref()
     if state is not None:
         state.clear()
+
+
+class ModelStates(Generic[T]):
+    """Values bound to several models at once (Wan2.2's two experts), each dropped with its own model.
+
+    Holds at most `limit` models: setting one more drops the oldest.
+    """
+
+    def __init__(self, limit: int = 2) -> None:
+        self.limit = limit
+        self._states: list[ModelState[T]] = []
+
+    @property
+    def value(self) -> T | None:
+        """The newest value still held (None when nothing is held)."""
+        for s in reversed(self._states):
+            if s.value is not None:
+                return s.value
+        return None
+
+    def get(self, model: object) -> T | None:
+        for s in self._states:
+            value = s.get(model)
+            if value is not None:
+                return value
+        return None
+
+    def set(self, model: object, value: T) -> T:
+        self._states = [s for s in self._states if s.value is not None and s.get(model) is None]
+        while len(self._states) >= self.limit:
+            self._states.pop(0).clear()
+        state: ModelState[T] = ModelState()
+        self._states.append(state)
+        return state.set(model, value)
+
+    def clear(self) -> None:
+        for s in self._states:
+            s.clear()
+        self._states = []

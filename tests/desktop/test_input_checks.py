@@ -24,7 +24,8 @@ from pusa_desktop.core.readiness import (
     generate_blockers,
     request_problems,
 )
-from pusa_desktop.core.timeline_geometry import next_free_slot, slots_text, slots_the_clip_feeds
+from pusa_desktop.core.timeline_clips import slots_text, slots_the_clip_feeds
+from pusa_desktop.core.timeline_geometry import next_free_slot
 from pusa_desktop.document import ProjectDocument
 from pusa_desktop.generate_gate import GenerateGate
 from pusa_engine.errors import RequestError

@@ -62,7 +62,7 @@ def test_a_full_run_through_the_window(tiny, images, qtbot):
     assert not player.canvas.grab().toImage().isNull()
     assert tiny.document.project.queue == [] and tiny.history_panel.job_ids() == [job_id]
     assert (
-        video in tiny.history_panel.details.toPlainText() and '"seed": 1234' in tiny.history_panel.details.toPlainText()
+        ("File", video) in tiny.history_panel.details.rows and ("Seed", "1234") in tiny.history_panel.details.rows
     )
     assert job.thumbnail and Path(job.thumbnail).is_file()
     assert job.request.keyframes == [Keyframe(str(images["start"]), 0, 0.35)]

@@ -9,7 +9,6 @@ from pusa_desktop.core.model import (
     Timeline,
     TimelineKeyframe,
     TimelineVideo,
-    apply_mode,
     build_request,
     editor_state_from_request,
     snap_frame,
@@ -52,28 +51,13 @@ def test_restoring_a_request_gives_back_the_same_request():
     assert restored_settings.new_seed_each_run is False  # the seed used is reproduced exactly
 
 
-def test_modes_lay_out_the_timeline():
-    timeline = Timeline(
-        keyframes=[
-            TimelineKeyframe("a.png", 20, 0.7),
-            TimelineKeyframe("b.png", 40, 0.1),
-            TimelineKeyframe("c.png", 60, 0.1),
-        ]
-    )
-    assert apply_mode(Mode.TEXT_TO_VIDEO, timeline, 81).keyframes == []
-    i2v = apply_mode(Mode.IMAGE_TO_VIDEO, timeline, 81)
-    assert [(k.image, k.frame, k.noise) for k in i2v.keyframes] == [("a.png", 0, 0.2)]
-    multi = apply_mode(Mode.MULTI_FRAMES, timeline, 81)
-    assert [(k.frame, k.noise) for k in multi.keyframes] == [(0, 0.2), (40, 0.1), (80, 0.5)]
-    with_video = Timeline(video=TimelineVideo("clip.mp4", [5], [1.0]))
-    v2v = apply_mode(Mode.VIDEO_TO_VIDEO, with_video, 81)
-    assert (v2v.video.slots, v2v.video.noise) == ([0, 1, 2, 3], [0.0, 0.3, 0.4, 0.5])
-    assert timeline.keyframes[0].frame == 20  # the original is untouched
+# Modes as starting layouts that never remove media: tests/desktop/test_modes.py
 
 
 def test_video_presets_follow_the_spec():
     assert video_preset("extend", 81) == ([0, 1, 2, 3], [0.0, 0.3, 0.4, 0.5])
     assert video_preset("complete", 81) == ([0, 20], [0.3, 0.3])
+    assert video_preset("extend", 81, 19) == ([19, 20], [0.0, 0.3])  # from a clip's start slot, up to the end
 
 
 def test_jobs_describe_themselves_and_give_back_their_request():

@@ -1,42 +1,19 @@
-"""The timeline: real drops of files, refusals, moving, noise sliders, delete, undo and redo."""
+"""The timeline: real drops of files (several, in the drag's order), refusals, cards that follow the mouse when
+dragged, nudges, delete, undo and redo."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPoint, Qt
 
 from pusa_desktop.core.model import Mode
-from pusa_desktop.core.timeline_geometry import TimelineGeometry, keyframe_noise_for_slot
+from pusa_desktop.core.timeline_geometry import TimelineGeometry, keyframe_noise_for_slot, spread_slots
 
 from .conftest import drop_files, frame_pos
+from .timeline_helpers import drag_card, drag_files_over, release_card
 
 
 def _slots(window) -> dict[str, int]:
     return {kf.image.split("/")[-1]: kf.slot for kf in window.document.timeline.keyframes}
-
-
-def _drag_card(card, timeline, to_frame: int) -> None:
-    """Press on the card, move the mouse with the button held, release over `to_frame`."""
-    start = QPointF(card.width() / 2, 10)
-    target_in_timeline = QPoint(round(timeline.x_of_frame(to_frame)), card.y() + 10)
-    target = QPointF(card.mapFromParent(target_in_timeline))
-    left, no_mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    QApplication.sendEvent(
-        card, QMouseEvent(QEvent.Type.MouseButtonPress, start, card.mapToGlobal(start), left, left, no_mods)
-    )
-    for fraction in (0.3, 0.7, 1.0):
-        point = start + (target - start) * fraction
-        QApplication.sendEvent(
-            card,
-            QMouseEvent(QEvent.Type.MouseMove, point, card.mapToGlobal(point), Qt.MouseButton.NoButton, left, no_mods),
-        )
-    QApplication.sendEvent(
-        card,
-        QMouseEvent(
-            QEvent.Type.MouseButtonRelease, target, card.mapToGlobal(target), left, Qt.MouseButton.NoButton, no_mods
-        ),
-    )
 
 
 def test_dropped_images_become_keyframes_at_their_latent_slots(tiny, images):
@@ -51,10 +28,32 @@ def test_dropped_images_become_keyframes_at_their_latent_slots(tiny, images):
     assert noise == {"start.png": 0.2, "end.png": 0.5}  # the reference defaults for start and end frames
     card = timeline.card(tiny.document.timeline.keyframes[1].id)
     assert "Latent slot 2 (pixel frames 5-8)" in card.toolTip()
-    assert not card.thumbnail.pixmap().isNull()
+    assert card.header.text() == "slot 2 · f8"  # the slot and frame, on the card itself
+    assert card.noise.text() == "noise 0.50" and not card.thumbnail.pixmap().isNull()
 
 
-def test_several_files_dropped_at_once_fill_the_next_free_slots(tiny, images):
+def test_several_files_spread_from_the_drop_point_in_the_order_they_were_dragged(tiny, images):
+    tiny.document.update_settings(frames=25)  # slots 0..6
+    timeline = tiny.timeline
+    drop_files(timeline, [images["start"]], frame_pos(timeline, 12))  # slot 3 is taken
+    order = [images["end"], images["start"], images["middle"]]  # not alphabetical: the order of the drag
+    drag_files_over(timeline, order, frame_pos(timeline, 6))  # over slot 2: the slots they would take, numbered
+    preview = timeline.interaction.preview
+    assert (preview.slots, preview.ok, preview.numbered) == ((2, 4, 5), True, True)
+    steps = tiny.document.undo_stack.count()
+    drop_files(timeline, order, frame_pos(timeline, 6))
+    placed = sorted(tiny.document.timeline.keyframes, key=lambda kf: kf.slot)
+    assert [(kf.image.split("/")[-1], kf.slot) for kf in placed] == [
+        ("end.png", 2), ("start.png", 3), ("start.png", 4), ("middle.png", 5)]
+    assert timeline.interaction.preview is None
+    assert tiny.last_message.startswith("3 images on slots 2, 4, 5, in the order they were dragged.")
+    assert tiny.document.undo_stack.count() == steps + 1  # one drop, one undo step
+    tiny.undo_action.trigger()
+    assert _slots(tiny) == {"start.png": 3}
+    assert spread_slots(5, 3, {6}, 25) == [5]  # past the last slot nothing is laid
+
+
+def test_a_drop_past_the_free_slots_says_what_was_left(tiny, images):
     drop_files(tiny.timeline, [images["start"], images["middle"]], frame_pos(tiny.timeline, 0))
     assert _slots(tiny) == {"start.png": 0, "middle.png": 1}
     drop_files(tiny.timeline, [images["end"]], frame_pos(tiny.timeline, 2))  # slot 1 is taken
@@ -78,6 +77,11 @@ def test_the_timeline_arithmetic_is_plain_python(tiny):
     assert timeline.slot_card_position(2).x() == grid.slot_card_x(2)
     assert timeline.slot_rect(2).center().x() == grid.slot_span(2)[0] + (grid.slot_span(2)[1] - 1) // 2
     assert (keyframe_noise_for_slot(0, 9), keyframe_noise_for_slot(2, 9)) == (0.2, 0.5)  # start and end frames
+    narrow = TimelineGeometry(1272, 81)  # slot 0 is one frame wide: its card pushes slot 1's aside, not over it
+    xs = narrow.card_xs({0, 1, 2})
+    assert xs[0] + narrow.card_width() < xs[1] and xs[1] + narrow.card_width() < xs[2]
+    left, span = narrow.slot_span(1)
+    assert xs[1] < left + span  # and each card still stands on its own slot
 
 
 def test_a_file_that_is_not_an_image_is_refused_with_a_message(tiny, images):
@@ -88,26 +92,64 @@ def test_a_file_that_is_not_an_image_is_refused_with_a_message(tiny, images):
     assert "notes.txt" in tiny.statusBar().currentMessage()
 
 
-def test_keyframes_move_by_dragging_and_refuse_an_occupied_slot(tiny, images):
-    drop_files(tiny.timeline, [images["start"], images["middle"]], frame_pos(tiny.timeline, 0))
+def test_a_dragged_card_follows_the_mouse_shows_its_target_and_snaps_on_release(tiny, images):
+    tiny.document.update_settings(frames=17)  # slots 0..4
+    timeline = tiny.timeline
+    drop_files(timeline, [images["start"], images["middle"]], frame_pos(timeline, 0))
     start, middle = tiny.document.timeline.keyframes
-    _drag_card(tiny.timeline.card(middle.id), tiny.timeline, 7)
-    assert tiny.document.timeline.keyframe(middle.id).frame == 8
-    assert tiny.timeline.card(middle.id).x() > tiny.timeline.card(start.id).x()
-    _drag_card(tiny.timeline.card(middle.id), tiny.timeline, 0)  # slot 0 holds "start"
-    assert tiny.document.timeline.keyframe(middle.id).frame == 8
-    assert "already holds a frame" in tiny.last_message
+    card = timeline.card(middle.id)
+    seen: list[tuple[int, int, tuple[int, ...], bool, str]] = []
+
+    def look(x: float) -> None:  # mid-drag: where the card is, what the timeline shows, what the card says
+        preview = timeline.interaction.preview
+        seen.append((card.x() + card.width() // 2, round(x), preview.slots, preview.ok, card.header.text()))
+
+    target = timeline.x_of_frame(10) + 7  # inside slot 3, off its centre
+    drag_card(card, timeline, target, during=look)
+    for centre, cursor, _slots_shown, _ok, _header in seen:
+        assert abs(centre - cursor) <= 2  # the card moved with the mouse, not only on release
+    assert seen[-1][2:] == ((3,), True, "slot 3 · f12")  # the target slot, shown while dragging
+    assert tiny.document.timeline.keyframe(middle.id).frame == 12  # released: snapped to slot 3
+    assert card.pos() == timeline.slot_card_position(3) and timeline.interaction.preview is None
+
+    drag_card(card, timeline, timeline.x_of_frame(0), release=False)  # slot 0 holds "start": shown in red
+    preview = timeline.interaction.preview
+    assert (preview.slots, preview.ok) == ((0,), False) and "already holds a frame" in preview.label
+    release_card(card, timeline, timeline.x_of_frame(0))
+    assert tiny.document.timeline.keyframe(middle.id).frame == 12  # refused: back on its slot, with the reason
+    assert "already holds a frame" in tiny.last_message and card.pos() == timeline.slot_card_position(3)
+    assert tiny.document.timeline.keyframe(start.id).frame == 0
 
 
-def test_noise_sliders_delete_undo_and_redo(tiny, images, qtbot):
+def test_shift_drag_moves_slot_by_slot_and_escape_puts_the_card_back(tiny, images, qtbot):
+    tiny.document.update_settings(frames=17)
+    timeline = tiny.timeline
+    drop_files(timeline, [images["start"]], frame_pos(timeline, 4))  # slot 1
+    keyframe = tiny.document.timeline.keyframes[0]
+    card = timeline.card(keyframe.id)
+    positions: list[int] = []
+    drag_card(card, timeline, timeline.x_of_frame(14) + 9, shift=True, steps=6,
+              during=lambda _x: positions.append(card.x()))
+    slot_xs = {timeline.grid.slot_card_x(slot) for slot in range(5)}
+    assert set(positions) <= slot_xs  # with Shift the card only ever stands on a slot
+    assert tiny.document.timeline.keyframe(keyframe.id).slot == 4
+
+    drag_card(card, timeline, timeline.x_of_frame(6), release=False)
+    assert card.dragging and timeline.interaction.preview.slots == (2,)
+    qtbot.keyClick(card, Qt.Key.Key_Escape)
+    assert not card.dragging and timeline.interaction.preview is None
+    assert card.pos() == timeline.slot_card_position(4) and tiny.document.timeline.keyframe(keyframe.id).slot == 4
+
+
+def test_noise_sliders_keys_delete_undo_and_redo(tiny, images, qtbot):
     drop_files(tiny.timeline, [images["start"]], frame_pos(tiny.timeline, 0))
     keyframe_id = tiny.document.timeline.keyframes[0].id
     card = tiny.timeline.card(keyframe_id)
     for value in (30, 45, 60):  # one slider drag: one undo step
         card.slider.setValue(value)
     assert tiny.document.timeline.keyframe(keyframe_id).noise == 0.6
-    assert "0.60" in card.noise_label.text()
-    _drag_card(card, tiny.timeline, 4)
+    assert card.noise.text() == "noise 0.60"
+    drag_card(card, tiny.timeline, tiny.timeline.x_of_frame(4))
     assert tiny.document.timeline.keyframe(keyframe_id).frame == 4
     stack = tiny.document.undo_stack
     assert stack.count() == 3  # add, noise, move
@@ -119,15 +161,15 @@ def test_noise_sliders_delete_undo_and_redo(tiny, images, qtbot):
     assert tiny.timeline.card(keyframe_id).slider.value() == 20
     tiny.redo_action.trigger()
     tiny.redo_action.trigger()
-    assert (tiny.document.timeline.keyframe(keyframe_id).noise, tiny.document.timeline.keyframe(keyframe_id).frame) == (
-        0.6,
-        4,
-    )
+    keyframe = tiny.document.timeline.keyframe(keyframe_id)
+    assert (keyframe.noise, keyframe.frame) == (0.6, 4)
 
     card = tiny.timeline.card(keyframe_id)
     card.setFocus()
-    qtbot.keyClick(card, Qt.Key.Key_Left)  # arrow keys move a focused keyframe one slot
+    qtbot.keyClick(card, Qt.Key.Key_Left)  # arrow keys nudge a focused keyframe one slot
     assert tiny.document.timeline.keyframe(keyframe_id).frame == 0
+    qtbot.keyClick(card, Qt.Key.Key_Left)  # nothing before slot 0: said, not done
+    assert tiny.document.timeline.keyframe(keyframe_id).frame == 0 and "slot 0" in tiny.last_message
     qtbot.keyClick(card, Qt.Key.Key_Right)
     assert tiny.document.timeline.keyframe(keyframe_id).frame == 4
     qtbot.keyClick(card, Qt.Key.Key_Delete)
@@ -148,7 +190,7 @@ def test_images_dragged_from_the_asset_bin_land_on_the_timeline(tiny, images):
     assert _slots(tiny) == {"middle.png": 1}
 
 
-def test_a_dropped_video_is_laid_on_slots_and_modes_are_undoable_presets(tiny, images, tmp_path):
+def test_a_dropped_video_is_laid_on_slots_and_modes_never_remove_it(tiny, images, tmp_path):
     import numpy as np
 
     from pusa_engine.media import write_mp4
@@ -159,15 +201,13 @@ def test_a_dropped_video_is_laid_on_slots_and_modes_are_undoable_presets(tiny, i
     drop_files(tiny.timeline, [images["end"]], frame_pos(tiny.timeline, 16))
     drop_files(tiny.timeline, [clip], frame_pos(tiny.timeline, 0))
     video = tiny.document.timeline.video
-    assert (video.slots, video.noise) == ([0, 1, 2, 3], [0.0, 0.3, 0.4, 0.5])
+    assert (video.slots, video.noise, video.start_slot, video.in_frame) == ([0, 1, 2, 3], [0.0, 0.3, 0.4, 0.5], 0, 0)
     assert tiny.params.video_group.isVisibleTo(tiny.params)
     request = tiny.runner.editor_request()
     assert [m.slot for m in request.slot_mapping()] == [0, 1, 2, 3, 4]
+    assert tiny.params.mode.currentText() == Mode.TEXT_TO_VIDEO.value  # dropping media never changes the mode
 
-    tiny.params.mode.setCurrentText(Mode.TEXT_TO_VIDEO.value)
-    tiny.params.apply_mode_button.click()
-    assert tiny.document.timeline.keyframes == [] and tiny.document.timeline.video is None
-    tiny.undo_action.trigger()
+    tiny.document.apply_mode(Mode.TEXT_TO_VIDEO)
     assert tiny.document.timeline.video is not None and len(tiny.document.timeline.keyframes) == 1
 
 

@@ -59,7 +59,9 @@ def test_restoring_a_job_and_a_mode_preset_are_one_undoable_step_each(document):
     assert document.settings.prompt == "restored" and [kf.image for kf in document.timeline.keyframes] == ["r.png"]
     document.undo_stack.undo()
     assert (document.settings, document.timeline) == before
-    document.apply_mode(Mode.TEXT_TO_VIDEO)
+    document.apply_mode(Mode.TEXT_TO_VIDEO)  # a mode never removes media...
+    assert [kf.image for kf in document.timeline.keyframes] == ["a.png"]
+    document.clear_timeline()  # ...clearing the timeline does, when asked
     assert document.timeline.keyframes == []
     document.undo_stack.undo()
     assert [kf.image for kf in document.timeline.keyframes] == ["a.png"]

@@ -1,4 +1,5 @@
-"""A dropped video lays its frames on latent slots as cards: one per slot, own noise slider, Delete, undo, presets."""
+"""A dropped video lays its frames on latent slots as cards: one per slot, own noise, Delete, undo, presets.
+(Where it starts, its in and out points, moving it: `test_clip_placement.py`.)"""
 
 from __future__ import annotations
 
@@ -59,6 +60,7 @@ def test_a_dropped_video_becomes_one_card_per_slot_with_its_own_noise(five_slots
     cards = [timeline.clip_card(s) for s in range(4)]
     assert all(a.geometry().right() < b.geometry().left() for a, b in zip(cards, cards[1:], strict=False))
     assert "clip frames 5-8 on latent slot 2" in cards[2].toolTip()
+    assert [card.header.text() for card in cards] == ["src 0", "src 1-4", "src 5-8", "src 9-12"]  # no tooltip needed
     qtbot.waitUntil(lambda: all(card.has_thumbnail for card in cards), timeout=10_000)  # read off the GUI thread
     assert [_clip_frame_shown(card) for card in cards] == [0, 4, 8, 12]  # the clip frame that lands on each slot
     assert window.params.video_group.isVisibleTo(window.params) and "exact.mp4" in window.params.video_label.text()
@@ -73,7 +75,7 @@ def test_a_dropped_video_becomes_one_card_per_slot_with_its_own_noise(five_slots
 
     cards[2].slider.setValue(55)  # one drag, one undo step
     cards[2].slider.setValue(70)
-    assert _video(window) == ([0, 1, 2, 3], [0.0, 0.3, 0.7, 0.5]) and "0.70" in cards[2].noise_label.text()
+    assert _video(window) == ([0, 1, 2, 3], [0.0, 0.3, 0.7, 0.5]) and cards[2].noise.text() == "noise 0.70"
     expected = VideoCondition(str(clips["exact"]), [0, 1, 2, 3], [0.0, 0.3, 0.7, 0.5])
     assert window.runner.editor_request().video == expected  # the engine request stays one VideoCondition
     cards[3].setFocus()
@@ -128,9 +130,9 @@ def test_a_clip_shorter_than_its_slots_is_laid_only_where_it_has_frames(five_slo
     drop = drop_files(timeline, [clips["short"]], frame_pos(timeline, 0))  # 5 frames; slots 0-3 need 13
     assert drop.isAccepted()
     assert _video(window) == ([0, 1], [0.0, 0.3]) and timeline.clip_slots_shown() == [0, 1]  # decoded at the drop
-    assert window.last_message == (
-        "short.mp4 has only 5 frames: laid on slots 0-1 only; slots 2-3 would need its frames up to 12, "
-        "so they were left off. Right-click a clip card for Completion; Delete removes a slot."
+    assert window.last_message.startswith(
+        "Video short.mp4: its frames from 0 on slots 0-1, so the new video continues it there. short.mp4 has only "
+        "5 frames: slots 2-3 would need its frames up to 12, so they were left off."
     )
     qtbot.waitUntil(lambda: timeline.clip_card(1).has_thumbnail, timeout=10_000)
     assert [_clip_frame_shown(timeline.clip_card(s)) for s in (0, 1)] == [0, 4] and timeline.clip_problem is None

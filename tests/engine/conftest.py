@@ -25,3 +25,27 @@ def tiny():
         return GenerationRequest(**base)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def demo22(tmp_path_factory):
+    """The Wan2.2-A14B demo (two experts, their Pusa LoRAs and LightX2V LoRAs) in the official layout."""
+    from pusa_engine.demo_model import write_demo_files
+
+    return write_demo_files(tmp_path_factory.mktemp("demo22"), "wan2.2")
+
+
+@pytest.fixture(scope="session")
+def engine22(demo22):
+    """One CPU engine on the Wan2.2 demo, both experts resident."""
+    from pusa_engine.engine import Engine
+
+    eng = Engine(demo22.model_dir, demo22.loras["high"], plan="cpu", lora_low=demo22.loras["low"])
+    eng.load()
+    return eng
+
+
+@pytest.fixture(scope="session")
+def lightx2v21(demo_model):
+    """The Wan2.1 demo's LightX2V LoRA (kohya keys with alpha entries), written beside its Pusa LoRA."""
+    return demo_model[1].parent / "lightx2v_demo.safetensors"

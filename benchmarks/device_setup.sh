@@ -1,0 +1,39 @@
+# Source this on a lent GPU machine (its image has torch, triton, transformers, safetensors, psutil, opencv, but
+# not diffsynth): installs the wheels carried in .whl/ into /tmp/site and puts it and the checkout on PYTHONPATH.
+#
+#   here, once:  benchmarks/fetch_wheels.sh          (diffsynth 2.1.12, ftfy, wcwidth, imageio-ffmpeg: ~31 MB)
+#   there:       . benchmarks/device_setup.sh && python3 -m benchmarks.gpu_run --kind 1gpu --out $OUT
+#   FlashAttention 4 alone (no engine, no diffsynth): carry .fa4 (not .whl), then
+#                . benchmarks/device_setup.sh; python3 -m benchmarks.attention --json $OUT/attention_fa4.json
+#
+# diffsynth imports modelscope's snapshot_download at import time and nothing else of it; the engine never
+# downloads, so a one-function stand-in replaces modelscope and its crypto dependencies (6 MB of wheels more).
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    || echo "device_setup: the wheels in .whl/ did not install"
+else
+  echo "device_setup: no .whl carried: the engine (diffsynth) cannot be imported, attention alone can run"
+fi
+if ! python3 -c "import modelscope" 2>/dev/null; then
+  mkdir -p /tmp/site/modelscope
+  cat > /tmp/site/modelscope/__init__.py <<'EOF'
+"""Stand-in for modelscope on a benchmark machine: diffsynth imports snapshot_download; nothing downloads."""
+
+
+def snapshot_download(*args, **kwargs):
+    raise RuntimeError("no model hub on this machine: the benchmark writes its own model files")
+EOF
+fi
+# FlashAttention 4 when this call carries .fa4 (benchmarks/fetch_wheels.sh --fa4; 56 MB, so not with .whl)
+if [ -f .fa4/fa4.tar.xz ]; then
+  mkdir -p /tmp/fa4site
+  python3 -c "import lzma, tarfile
+tarfile.open(fileobj=lzma.open('.fa4/fa4.tar.xz'), mode='r|').extractall('/tmp/fa4site', filter='tar')" \
+    && export PYTHONPATH="/tmp/fa4site:/tmp/fa4site/nvidia_cutlass_dsl/dsl_packages${PYTHONPATH:+:$PYTHONPATH}" \
+    && echo "device_setup: FlashAttention 4 unpacked" || echo "device_setup: FlashAttention 4 could not be unpacked"
+fi
+export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONUNBUFFERED=1
+python3 -c "import torch; print('device_setup: torch', torch.__version__, torch.cuda.device_count(), 'GPUs')"
+python3 -c "import diffsynth, imageio_ffmpeg; print('device_setup: diffsynth', diffsynth.__file__, '| ffmpeg', \
+imageio_ffmpeg.get_ffmpeg_exe())" 2>/dev/null || echo "device_setup: diffsynth not importable"
