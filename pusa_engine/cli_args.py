@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a model folder and every LoRA without loading them")
     v.add_argument("--model", type=Path, required=True)
     _add_lora_files(v, " (empty or left out: no LoRA)")
+    # listed here for --help; `pusa_engine.cluster.commands` parses their own arguments
+    sub.add_parser("serve", help="offer workers with this machine's GPUs to a Ray cluster (serve --help)")
+    sub.add_parser("batch", help="run a JSONL file of requests here or on a Ray cluster (batch --help)")
     return p
 
 
