@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--cond-video", type=Path, help="a video whose frames condition latent slots")
     g.add_argument("--cond-slots", help="latent slots taken from --cond-video, e.g. 0,1,2,3")
     g.add_argument("--cond-noise", help="noise multiplier per slot, e.g. 0.0,0.3,0.4,0.5")
+    g.add_argument("--cond-start-slot", type=int, default=0, help="the slot the clip's in point feeds (default 0)")
+    g.add_argument("--cond-in-frame", type=int, default=0, help="the clip's first frame used, its in point (default 0)")
+    g.add_argument("--fp8", action="store_true", help="FP8 linear layers: faster on Hopper/Ada GPUs, slightly "
+                   "different output (lossy; off by default)")
     g.add_argument("--out", type=Path, required=True, help="FILE.mp4; the JSON sidecar goes beside it")
     g.add_argument("--overwrite", action="store_true", help="replace --out (and its sidecar) if it exists")
     g.add_argument("--trace", type=Path, help="FILE.safetensors with the final latents and the timesteps "
@@ -154,9 +158,10 @@ def request_from_args(a: argparse.Namespace, family: ModelFamily = WAN21) -> Gen
         if not a.cond_slots or not a.cond_noise:
             raise CliError("--cond-video needs --cond-slots and --cond-noise")
         video = VideoCondition(str(a.cond_video), _numbers(a.cond_slots, int, "--cond-slots"),
-                               _numbers(a.cond_noise, float, "--cond-noise"))
-    elif a.cond_slots or a.cond_noise:
-        raise CliError("--cond-slots and --cond-noise need --cond-video")
+                               _numbers(a.cond_noise, float, "--cond-noise"), start_slot=a.cond_start_slot,
+                               in_frame=a.cond_in_frame)
+    elif a.cond_slots or a.cond_noise or a.cond_start_slot or a.cond_in_frame:
+        raise CliError("--cond-slots, --cond-noise, --cond-start-slot and --cond-in-frame need --cond-video")
     if a.out.is_dir():
         raise CliError(f"--out {a.out} is a folder: give a file name ending in .mp4, e.g. {a.out / 'video.mp4'}")
     if a.out.suffix.lower() != ".mp4":
@@ -175,7 +180,8 @@ def request_from_args(a: argparse.Namespace, family: ModelFamily = WAN21) -> Gen
         cfg=given(a.cfg, cfg), shift=a.shift, seed=a.seed, lora_alpha=given(getattr(a, "lora_alpha_high", None), alpha),
         lora_alpha_low=given(getattr(a, "lora_alpha_low", None), alpha), fps=given(a.fps, d.fps), fit=a.fit,
         keyframes=[parse_keyframe(k) for k in a.keyframe], video=video, save_png_frames=a.png_frames,
-        boundary=given(getattr(a, "boundary", None), family.boundary or _DEFAULT["boundary"]), loras=loras)
+        boundary=given(getattr(a, "boundary", None), family.boundary or _DEFAULT["boundary"]), loras=loras,
+        fp8=a.fp8)
 
 
 def join_dash_values(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:

@@ -304,3 +304,19 @@ def test_saved_projects_appear_under_open_recent(tiny, tmp_path):
     tiny.interactive = False
     actions[0].trigger()
     assert tiny.document.settings.prompt == TINY["prompt"]
+
+
+def test_the_fp8_box_is_an_undoable_setting_that_reaches_the_request_and_survives_a_save(window, tmp_path):
+    from pusa_desktop.core.model import build_request
+
+    document = window.document
+    assert not window.params.fp8.isChecked() and document.settings.fp8 is False
+    window.params.fp8.setChecked(True)
+    assert document.settings.fp8 is True
+    assert build_request(document.settings, document.timeline).fp8 is True
+    path = tmp_path / "fp8.pusa"
+    window.save_project(path)
+    document.undo_stack.undo()
+    assert document.settings.fp8 is False and not window.params.fp8.isChecked()
+    window.open_project(path)
+    assert window.document.settings.fp8 is True and window.params.fp8.isChecked()

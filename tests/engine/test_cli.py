@@ -76,3 +76,20 @@ def test_make_demo_model_writes_the_released_names(tmp_path):
     assert (tmp_path / "pusa_v1_demo.pt").exists()
     assert main(["validate", "--model", str(tmp_path / "Wan2.1-T2V-demo"), "--lora",
                  str(tmp_path / "pusa_v1_demo.pt")]) == 0
+
+
+def test_clip_placement_and_fp8_flags_reach_the_request(tmp_path):
+    base = ["generate", "--prompt", "p", "--out", str(tmp_path / "o.mp4")]
+    args = build_parser().parse_args(base + ["--cond-video", "clip.mp4", "--cond-slots", "2,3", "--cond-noise",
+                                             "0,0.3", "--cond-start-slot", "2", "--cond-in-frame", "7", "--fp8"])
+    request = request_from_args(args)
+    assert (request.video.start_slot, request.video.in_frame, request.video.slots) == (2, 7, [2, 3])
+    assert request.fp8 is True
+    plain = request_from_args(build_parser().parse_args(base))
+    assert plain.fp8 is False and plain.video is None
+
+
+def test_clip_placement_flags_without_a_clip_are_one_line(tmp_path, capsys):
+    code = main(["generate", "--prompt", "p", "--out", str(tmp_path / "o.mp4"), "--cond-in-frame", "3"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and "need --cond-video" in err[0]
