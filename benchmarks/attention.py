@@ -15,6 +15,7 @@ import json
 import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -107,6 +108,7 @@ def attention_bench(args) -> dict:
                 outs["fa4"] = _run_fa4(fa4, q, k, v)
                 entry["fa4"] = {"ms": t * 1e3, "tflops": flops / t / 1e12, "first_call_s": first}
             except Exception as e:  # noqa: BLE001 - report, never stop the other measurements
+                traceback.print_exc()
                 entry["fa4"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"}
         for label, o in outs.items():
             entry[label]["rel_err_vs_fp32_rows"] = _rel(o[0, rows], ref)

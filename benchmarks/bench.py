@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tune", action="store_true", help="compiled mode tunes inductor's kernels (slower compile)")
     ap.add_argument("--compile", choices=["auto", "on", "off"], default="auto",
                     help="auto: time eager and compiled forwards and run the jobs with the faster")
-    ap.add_argument("--attention", default="auto", help="SDPA backend: auto | cudnn | flash | efficient | math")
+    ap.add_argument("--attention", default="auto", help="kernel: auto|cudnn|flash|efficient|math|fa4")
     ap.add_argument("--tiny", action="store_true", help="tiny model (smoke test of every code path)")
     ap.add_argument("--float32", action="store_true")
     ap.add_argument("--no-diffsynth", action="store_true")

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Download, here, the wheels a lent GPU machine lacks, for its Python 3.12 (see benchmarks/device_setup.sh).
 #   benchmarks/fetch_wheels.sh            -> .whl/   diffsynth and what it imports that the image lacks (~31 MB)
-#   benchmarks/fetch_wheels.sh --fa4      -> .fa4/fa4.tar.xz: FlashAttention 4 and the CUTLASS DSL (92 MB of
-#                                            wheels), unpacked, trimmed and xz-packed with the x86 filter: 56 MB,
-#                                            one call's carry (without .whl; the attention bench needs no engine)
+#   benchmarks/fetch_wheels.sh --fa4      -> .fa4a/part.aa, .fa4b/part.ab: FlashAttention 4 and the CUTLASS DSL
+#                                            (102 MB of wheels) in two parts, carried by two calls in a row
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
@@ -25,15 +24,9 @@ get -d "$tmp/w" flash-attn-4==4.0.0b36 nvidia-cutlass-dsl==4.8.1 nvidia-cutlass-
   nvidia-cutlass-dsl-libs-core==4.8.1 nvidia-cutlass-dsl-libs-cu13==4.8.1 apache-tvm-ffi==0.1.15.post2 \
   torch-c-dlpack-ext==0.1.5 quack-kernels==0.6.5
 du -b "$tmp"/w/*.whl
-mkdir -p "$tmp/site"
-for w in "$tmp"/w/*.whl; do "$PY" -m zipfile -e "$w" "$tmp/site"; done
-# not needed to run attention: sources of a third-party library, test helpers, a profiler, other platforms' stubs
-rm -rf "$tmp/site/tvm_ffi/3rdparty" "$tmp/site/tvm_ffi/lib/libtvm_ffi_testing.so" \
-  "$tmp/site/nvidia_cutlass_dsl/dsl_packages/iket/profiler" "$tmp/site/nvidia_cutlass_dsl/cu13/lib/stubs"
-find "$tmp/site" -name __pycache__ -prune -exec rm -rf {} +
-# the x86 filter and a dictionary as large as the biggest library (193 MB): 56 MB (plain xz -9e: 68 MB).
-# Slow: about 10 minutes of one core.
-rm -rf .fa4 && mkdir -p .fa4
-tar -C "$tmp/site" -cf - . | xz --x86 --lzma2=preset=9e,dict=192MiB -T1 > .fa4/fa4.tar.xz
-grep -qx "/.fa4/" .git/info/exclude 2>/dev/null || echo "/.fa4/" >> .git/info/exclude
-du -b .fa4/fa4.tar.xz
+# 102 MB of wheels, more than one call carries (64 MiB): one tar split in two parts, one per call
+rm -rf .fa4a .fa4b && mkdir -p .fa4a .fa4b
+(cd "$tmp/w" && tar -cf - ./*.whl) | split -b 50M - "$tmp/part."
+mv "$tmp/part.aa" .fa4a/ && mv "$tmp/part.ab" .fa4b/
+for d in .fa4a .fa4b; do grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >> .git/info/exclude; done
+du -b .fa4a/* .fa4b/*

@@ -176,6 +176,10 @@ def child(argv: list[str]) -> None:
         alpha_s.append(time.perf_counter() - t0)
     res.update(alpha_change_s=alpha_s, rss_peak_gib=rss.stop() / GiB, rss_hwm_gib=_hwm_gib(),
                gpu_peak_jobs_gib={str(d): torch.cuda.max_memory_allocated(d) / GiB for d in gpus})
+    from pusa_engine.attention_kernels import kernel_report
+
+    res["attention_kernels"] = kernel_report()
+    print("attention kernels:\n  " + "\n  ".join(res["attention_kernels"]), flush=True)
     print(f"alpha change {[round(s, 2) for s in alpha_s]} s; peak RSS {res['rss_peak_gib']:.1f} GiB "
           f"(kernel high-water {res['rss_hwm_gib']}); GPU peak during jobs {res['gpu_peak_jobs_gib']}", flush=True)
     save()

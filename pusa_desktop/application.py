@@ -39,8 +39,12 @@ def quiet_qt_logging() -> None:
 def create_application(argv: Sequence[str]):
     from PySide6.QtWidgets import QApplication
 
+    from . import native_memory
+
     quiet_qt_logging()
+    native_memory.limit_arenas()
     app = QApplication.instance() or QApplication(list(argv))
+    app.native_memory_timer = native_memory.start_trimming(app)
     app.setOrganizationName(paths.ORGANIZATION)
     app.setApplicationName(paths.APPLICATION)
     app.setApplicationVersion(__version__)

@@ -2,13 +2,14 @@
 
 Both videos are decoded (scaled to fit the view) on a worker thread, then shown from memory: at every tick
 each side shows its frame for the same moment, so two videos of the same frame rate show the same frame
-index at all times, and videos of other lengths or rates stay in step by time.
+index at all times, and videos of other lengths or rates stay in step by time. With the focus anywhere in the
+view (but its "Back" button), Space plays or pauses both and Left/Right (or , and .) step both a frame.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Signal
-from PySide6.QtGui import QPainter, QPaintEvent
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,6 +32,7 @@ from .library_media import Decoded, FrameLoader
 from .player_canvas import FrameCanvas
 
 TICK_MS = 15
+STEP_KEYS = {Qt.Key.Key_Left: -1, Qt.Key.Key_Comma: -1, Qt.Key.Key_Right: 1, Qt.Key.Key_Period: 1}
 
 
 def compared_rows(entry: LibraryEntry) -> list[tuple[str, str]]:
@@ -65,6 +67,7 @@ class CompareView(QWidget):
     def __init__(self, loader: FrameLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("compareView")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # a click on the videos gives it the keys
         self._loader = loader
         loader.loaded.connect(self._loaded)
         self.entries: tuple[LibraryEntry, LibraryEntry] | None = None
@@ -107,6 +110,8 @@ class CompareView(QWidget):
         self._timer.timeout.connect(self._tick)
         self._clock = QElapsedTimer()
         self._build()
+        for widget in (self.play_button, self.scrub, self.loop_box, self.differences):
+            widget.installEventFilter(self)  # their own Space / arrows would not reach the view
 
     def _build(self) -> None:
         sides = QHBoxLayout()
@@ -211,6 +216,36 @@ class CompareView(QWidget):
     def toggle_play(self) -> None:
         self.pause() if self.playing else self.play()
 
+    def step(self, frames: int) -> None:
+        """Pause and show both `frames` frames later (earlier when negative), in the faster video's frames."""
+        if not self.ready:
+            return
+        self.pause()
+        fps = max(d.fps for d in self.decoded.values() if d is not None)
+        self.seek(max(0, int(self.position * fps + 1e-6) + frames) / fps)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if not self._key(event):
+            super().keyPressEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent) and self._key(event):
+            return True
+        return super().eventFilter(watched, event)
+
+    def _key(self, event: QKeyEvent) -> bool:
+        """Space plays or pauses both, Left/Right (, and .) step a frame; False for any other key."""
+        if event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            return False
+        if event.key() == Qt.Key.Key_Space:
+            self.toggle_play()
+        elif event.key() in STEP_KEYS:
+            self.step(STEP_KEYS[event.key()])
+        else:
+            return False
+        event.accept()
+        return True
+
     def seek(self, seconds: float) -> None:
         """Show both videos at `seconds` (playing goes on from there)."""
         if not self.ready:
@@ -266,6 +301,10 @@ class CompareView(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802
         self._fit_differences()
         super().resizeEvent(event)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.setFocus(Qt.FocusReason.OtherFocusReason)  # opened: Space plays and pauses at once
 
     def hideEvent(self, event) -> None:  # noqa: N802
         self.pause()

@@ -31,6 +31,7 @@ def restore_layout(window: Window) -> bool:
         state = settings.layout_state(name)
         if state is not None:
             split.restoreState(state)
+            split.setProperty("userSized", True)  # library_panel.USER_SIZED: the user's sizes, not the defaults
     return geometry is not None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPixmap, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
 from .core.library_index import LibraryEntry
@@ -11,6 +11,7 @@ from .images import frame_to_qimage
 from .library_media import THUMB_SIZE, Decoded, FrameLoader
 
 ICON = QSize(128, 72)
+SMALL_ICON = QSize(96, 54)  # while the gallery is too short for two rows of the large thumbnails
 HOVER_MS = 80  # about 12 frames a second: the thumbnail's frames are picked evenly over the video
 VIDEO_ROLE = Qt.ItemDataRole.UserRole
 
@@ -31,11 +32,10 @@ class Gallery(QListWidget):
         super().__init__(parent)
         self.setAccessibleName("Results in the library")
         self.setViewMode(QListView.ViewMode.IconMode)
-        self.setIconSize(ICON)
-        self.setGridSize(QSize(ICON.width() + 12, ICON.height() + 38))
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
-        self.setWordWrap(True)
+        self.compact = True
+        self.set_compact(False)
         self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setMouseTracking(True)
@@ -53,6 +53,37 @@ class Gallery(QListWidget):
         self._timer.timeout.connect(self._advance)
         self.itemEntered.connect(self._start_hover)
         self.itemSelectionChanged.connect(self.selection_changed)
+
+    # ----- size ----------------------------------------------------------------------------------------
+    def large_grid(self) -> QSize:
+        return QSize(ICON.width() + 12, ICON.height() + 2 * self.fontMetrics().lineSpacing() + 8)
+
+    def set_compact(self, compact: bool) -> None:
+        """Small thumbnails with a one-line caption (compact), or large ones with two lines."""
+        icon = SMALL_ICON if compact else ICON
+        lines = 1 if compact else 2
+        spacing = 5 if compact else 8
+        least = icon.width() + 12
+        room = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width() - 4  # bar or not
+        width = max(least, room // max(1, room // least))  # the columns share the width: no empty strip
+        grid = QSize(width, icon.height() + lines * self.fontMetrics().lineSpacing() + spacing)
+        if compact == self.compact and grid == self.gridSize():
+            return
+        self.compact = compact
+        self.setIconSize(icon)
+        self.setWordWrap(not compact)  # one line ends in "…"
+        self.setGridSize(grid)
+        for i in range(self.count()):
+            self.item(i).setSizeHint(grid)
+
+    def two_rows_height(self) -> int:
+        """The height that shows two whole rows of the small thumbnails."""
+        small = SMALL_ICON.height() + self.fontMetrics().lineSpacing() + 5
+        return 2 * small + 2 * self.frameWidth() + 2
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.set_compact(self.viewport().height() < 2 * self.large_grid().height() + 4)
 
     # ----- contents ------------------------------------------------------------------------------------
     def show_entries(self, entries: list[LibraryEntry]) -> None:
@@ -146,4 +177,4 @@ class Gallery(QListWidget):
         return super().eventFilter(watched, event)
 
 
-__all__ = ["ICON", "THUMB_SIZE", "Gallery"]
+__all__ = ["ICON", "SMALL_ICON", "THUMB_SIZE", "Gallery"]

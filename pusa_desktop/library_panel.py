@@ -4,10 +4,11 @@ the editor; select two and compare them side by side."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -34,6 +35,8 @@ from .library_media import FrameLoader
 
 ALL_PROJECTS = "All projects"
 ALL_MODELS = "All models"
+USER_SIZED = "userSized"  # a property of the splitter: dragged by the user, or restored from the last session
+FORM_LINES = 4  # the settings form keeps this many lines of text when the gallery takes its two rows
 DATES = ("Any date", "Today", "Last 7 days", "Last 30 days", "Older than 30 days")
 
 
@@ -64,6 +67,22 @@ def _combo(parent: QWidget, name: str, first: str) -> QComboBox:
     combo.setMinimumContentsLength(6)
     combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     return combo
+
+
+class DefaultSizedSplitter(QSplitter):
+    """Calls `default_sizes` after each resize until the user drags the divider or a saved layout is restored
+    (the property USER_SIZED)."""
+
+    default_sizes: Callable[[], None] | None = None
+
+    def __init__(self, orientation: Qt.Orientation, parent: QWidget | None = None) -> None:
+        super().__init__(orientation, parent)
+        self.splitterMoved.connect(lambda _pos, _index: self.setProperty(USER_SIZED, True))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self.default_sizes is not None and not self.property(USER_SIZED):
+            self.default_sizes()
 
 
 class LibraryPanel(QWidget):
@@ -132,14 +151,15 @@ class LibraryPanel(QWidget):
         filters.addWidget(self.count, 1, 2)
         for column in range(3):
             filters.setColumnStretch(column, 1)
-        split = QSplitter(Qt.Orientation.Vertical, self)
+        split = DefaultSizedSplitter(Qt.Orientation.Vertical, self)
         split.setObjectName("librarySplit")
         split.addWidget(self.gallery)
         split.addWidget(self.form)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setChildrenCollapsible(False)
-        split.setSizes([560, 440])  # scaled to the panel's height
+        split.setSizes([580, 420])  # scaled to the panel's height; `_default_sizes` keeps two rows of thumbnails
+        split.default_sizes = self._default_sizes
         self.split = split
         buttons = QHBoxLayout()
         for button in (self.restore, self.compare, self.reveal):
@@ -151,6 +171,18 @@ class LibraryPanel(QWidget):
         layout.addLayout(filters)
         layout.addWidget(split, 1)
         layout.addLayout(buttons)
+
+    def _default_sizes(self) -> None:
+        """Until the user drags the divider (or a saved layout is restored), the gallery gets 58 % of the height
+        and at least two rows of small thumbnails while the form keeps FORM_LINES lines."""
+        total = sum(self.split.sizes())
+        if total <= 0:
+            return
+        line = self.form.fontMetrics().lineSpacing()
+        form_least = FORM_LINES * line + 2 * self.form.frameWidth() + 8
+        gallery = max(round(0.58 * total), min(self.gallery.two_rows_height(), total - form_least))
+        if self.split.sizes()[0] != gallery:
+            self.split.setSizes([gallery, total - gallery])
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)

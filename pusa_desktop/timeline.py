@@ -2,14 +2,16 @@
 
 Image files dropped on it (from the file manager or the asset bin) become keyframes on their latent slot;
 several spread from the drop point over free slots in the order the drag lists them. A dropped video is laid
-from the slot it was dropped on, one card per slot with its own noise (the clip's in and out points are set
-in the bar above, `timeline_pane.py`). Cards follow the mouse when dragged; every change goes through the
-document, so it is undoable. Files are decoded when dropped: a damaged or empty file is refused with one
-message, a clip too short for a slot is laid without that slot.
+from the slot it was dropped on, one card per slot with its own noise, and a band under its cards whose ends
+trim its in and out points and whose body moves it (or set them in the bar above, `timeline_pane.py`). Cards
+follow the mouse when dragged; where the slots are narrower than a card they are compact, in staggered rows.
+Every change goes through the document, so it is undoable. Files are decoded when dropped: a damaged or empty
+file is refused with one message, a clip too short for a slot is laid without that slot.
 
 This module is the widget (cards, menus, events); the numbers are in `core/timeline_geometry.py` and
-`core/timeline_clips.py`, dragging and dropping in `timeline_drag.py`, the drawing under the cards in
-`timeline_painting.py`, the cards in `timeline_cards.py`. `TimelinePane` puts it in a scroll area with zoom.
+`core/timeline_clips.py`, dragging and dropping in `timeline_drag.py`, the clip's band in
+`timeline_clip_drag.py`, the drawing under the cards in `timeline_painting.py`, the cards in `timeline_cards.py`.
+`TimelinePane` puts it in a scroll area with zoom.
 """
 
 from __future__ import annotations
@@ -35,31 +37,22 @@ from pusa_engine.request import slot_of_pixel_frame
 
 from .clip_frames import ClipFrameCache
 from .core.model import clip_problem
-from .core.modes import mode_guides
 from .core.timeline_geometry import (
+    CARD_HEIGHT,
     CARD_TOP,
     HEIGHT_WITH_CLIP,
     HEIGHT_WITHOUT_CLIP,
     RULER_HEIGHT,
     SLOT_BAND_HEIGHT,
+    CardPlaces,
     TimelineGeometry,
 )
 from .document import ProjectDocument
 from .timeline_cards import ClipSlotCard, KeyframeCard, SlotCard
+from .timeline_clip_drag import ClipBandInteraction
 from .timeline_drag import TimelineInteraction
 from .timeline_menus import clip_menu, slot_menu
-from .timeline_painting import (
-    paint_background,
-    paint_clip,
-    paint_drop_target,
-    paint_empty_hint,
-    paint_guides,
-    paint_playhead,
-    paint_ruler,
-    paint_selection,
-    paint_slots,
-    slot_rect,
-)
+from .timeline_painting import paint_timeline, slot_rect
 
 __all__ = ["ClipSlotCard", "KeyframeCard", "SlotCard", "TimelineWidget"]
 Selection = tuple[str, str | int]  # ("keyframe", id) or ("clip", slot)
@@ -96,8 +89,11 @@ class TimelineWidget(QWidget):
         self.selection: Selection | None = None
         self.reveal: Callable[[float], None] = lambda _x: None  # the pane scrolls to show this x while dragging
         self.interaction = TimelineInteraction(self)
+        self.band = ClipBandInteraction(self)  # the clip's band: its ends trim the clip, its body moves it
+        self.card_places = CardPlaces(self.grid.card_width(), CARD_HEIGHT, False, {})
         self._playhead: int | None = None
-        self._timesteps: list[float] = []
+        self.timesteps: list[float] = []
+        self.setMouseTracking(True)  # the band's ends show a resize cursor under the mouse
         self.setObjectName("timeline")
         self.setAccessibleName("Timeline")
         self.setAcceptDrops(True)
@@ -108,6 +104,7 @@ class TimelineWidget(QWidget):
             "Drop images here to place keyframes (several spread over free slots in the order you dragged them),\n"
             "or a video to lay its frames from the slot you drop it on. Drag cards to move them (Shift: slot by\n"
             "slot), Left/Right nudge, Up/Down change the noise; Ctrl+wheel zooms, the wheel scrolls.\n"
+            "Drag the ends of the clip's band (under its cards) to trim its in and out points, its middle to move it.\n"
             "The numbered bands are latent slots (4 pixel frames each, slot 0 is frame 0); while a job runs\n"
             "their shade shows how noisy each slot still is (light = noisy, dark = settled)."
         )
@@ -134,15 +131,15 @@ class TimelineWidget(QWidget):
         return slot_rect(self.grid, slot)
 
     def card_width(self) -> int:
-        return self.grid.card_width()
+        return self.card_places.width
 
     def card_position(self, frame: int) -> QPoint:
         return self.slot_card_position(slot_of_pixel_frame(frame))
 
     def slot_card_position(self, slot: int) -> QPoint:
         """Where the card on `slot` sits (cards on neighbouring slots never cover each other where they fit)."""
-        x = self.grid.card_xs(self._document.timeline.occupied_slots()).get(slot)
-        return QPoint(self.grid.slot_card_x(slot) if x is None else x, CARD_TOP)
+        place = self.card_places.places.get(slot)
+        return QPoint(*place) if place else QPoint(self.grid.slot_card_x(slot, self.card_width()), CARD_TOP)
 
     def slot_at(self, x: float) -> int:
         return self.grid.slot_at(x)
@@ -169,16 +166,15 @@ class TimelineWidget(QWidget):
         for keyframe_id in list(self._cards):
             if keyframe_id not in live:
                 _discard(self._cards.pop(keyframe_id))
-        width = self.card_width()
-        xs = self.grid.card_xs(timeline.occupied_slots())
+        places = self.card_places = self.grid.card_places(timeline.occupied_slots())
         for keyframe in timeline.keyframes:
             card = self._cards.get(keyframe.id)
             if card is None:
                 card = self._new_keyframe_card(keyframe)
-            card.setFixedWidth(width)
+            card.set_form(places.width, places.height, places.compact)
             card.update_from(keyframe)
             if not card.dragging:
-                card.move(xs[keyframe.slot], CARD_TOP)
+                card.move(*places.places[keyframe.slot])
         self._sync_clip_cards()
         self._check_selection()
         self.update()
@@ -214,16 +210,17 @@ class TimelineWidget(QWidget):
             self.clip_problem = None
             return
         clip = self.clips.get(video.path)
+        places = self.card_places
         for slot in video.slots:
             card = self._clip_cards.get(slot)
             if card is None:
                 card = self._new_clip_card(slot)
-            card.setFixedWidth(self.card_width())
+            card.set_form(places.width, places.height, places.compact)
             card.update_from(video)
             frame = video.source_frames(slot)[1]  # the last clip frame that feeds the slot
             if clip is not None and (not card.has_thumbnail or card.thumbnail_frame != frame):
                 card.show_thumbnail(clip.thumbnail(frame), frame, frame < clip.count)
-            if not card.dragging:
+            if not card.dragging and self.band.drag is None:  # a dragged band carries its cards
                 card.move(self.slot_card_position(slot))
         if clip is not None:
             self._report_clip_problem(clip_problem(video, clip.count, self.frames))
@@ -292,9 +289,13 @@ class TimelineWidget(QWidget):
         self._playhead = frame
         self.update()
 
+    @property
+    def playhead_frame(self) -> int | None:
+        return self._playhead
+
     def set_timesteps(self, timesteps: list[float]) -> None:
         """Show what each latent slot was given at the current step (dark = clean, light = noisy)."""
-        self._timesteps = list(timesteps)
+        self.timesteps = list(timesteps)
         self.update()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
@@ -339,15 +340,33 @@ class TimelineWidget(QWidget):
         focused = self.focusWidget()
         if event.key() in (Qt.Key.Key_Delete, Qt.Key.Key_Backspace) and isinstance(focused, SlotCard):
             focused.delete_requested.emit()
-        else:
+        elif not (event.key() == Qt.Key.Key_Escape and self.band.cancel()):
             super().keyPressEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self.band.press(event.position()):
+            event.accept()
+            return
         if event.position().y() < RULER_HEIGHT + SLOT_BAND_HEIGHT:
             self.playhead_moved.emit(self.frame_at(event.position().x()))
         else:
             self.select(None)
         super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.band.move(event.position())
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self.band.drag is not None:
+            self.band.release(event.position())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def leaveEvent(self, event) -> None:  # noqa: N802
+        self.band.leave()
+        super().leaveEvent(event)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         delta = event.angleDelta()
@@ -360,24 +379,5 @@ class TimelineWidget(QWidget):
     # ----- painting (the drawing is in timeline_painting.py) ------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
         painter = QPainter(self)
-        grid = self.grid
-        palette = self.palette()
-        timeline = self._document.timeline
-        paint_background(painter, self.rect(), palette, self.font())
-        paint_slots(painter, grid, self._timesteps)
-        if timeline.video is not None:
-            paint_clip(painter, grid, timeline.video)
-        guides = mode_guides(timeline, self.frames)
-        paint_guides(painter, grid, guides)
-        if not timeline.keyframes and timeline.video is None and not guides:
-            paint_empty_hint(painter, grid)
-        paint_ruler(painter, grid, palette.text().color())
-        selected = self.selected_card()
-        if selected is not None and not selected.dragging:
-            paint_selection(painter, selected.geometry())
-        preview = self.interaction.preview
-        if preview is not None:
-            paint_drop_target(painter, grid, preview.slots, preview.ok, preview.label, preview.numbered)
-        if self._playhead is not None:
-            paint_playhead(painter, grid, self._playhead, self.height())
+        paint_timeline(painter, self)
         painter.end()

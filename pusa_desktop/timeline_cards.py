@@ -2,9 +2,11 @@
 
 Every card shows, without a tooltip, where it is (a keyframe: its slot and pixel frame; a clip card: the clip's
 frames that feed its slot), its image, its noise as a field that is scrubbed or typed (`timeline_noise.py`) and
-a slider. A card is dragged with the mouse (it follows the cursor; with Shift it goes slot by slot; Esc puts it
-back), nudged a slot with Left/Right, its noise stepped with Up/Down; Delete removes it. The card only reports
-these; the timeline decides where it lands (`timeline_drag.py`).
+a slider. Where the slots are narrower than a card (a long video at Fit) the cards are compact, in staggered
+rows: the slot, the image and the noise as a thin bar that is still scrubbed (the bar above types it). A card
+is dragged with the mouse (it follows the cursor; with Shift it goes slot by slot; Esc puts it back), nudged a
+slot with Left/Right, its noise stepped with Up/Down; Delete removes it. The card only reports these; the
+timeline decides where it lands (`timeline_drag.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from .timeline_noise import NoiseField
 SLIDER_STEPS = 100
 DRAG_DISTANCE = 4  # pixels the mouse moves before a press becomes a drag
 WIDE_CARD = 64  # from this width a card spells its header out
+QWIDGETSIZE_MAX = (1 << 24) - 1
+HEADER_STYLE = "color: #dfe3ea; font-size: %dpt; font-weight: bold;"
 
 
 class SlotCard(QFrame):
@@ -57,7 +61,7 @@ class SlotCard(QFrame):
         self.header = QLabel(self)
         self.header.setObjectName("cardHeader")
         self.header.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.header.setStyleSheet("color: #dfe3ea; font-size: 8pt; font-weight: bold;")
+        self.header.setStyleSheet(HEADER_STYLE % 8)
         self.thumbnail = QLabel(self)
         self.thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumbnail.setFixedHeight(40)
@@ -74,6 +78,22 @@ class SlotCard(QFrame):
         self._grab: float | None = None  # where on the card (from its centre) the mouse took it
         self._press: QPoint | None = None
         self.dragging = False
+        self.compact = False
+
+    def set_form(self, width: int, height: int, compact: bool) -> None:
+        """Full (header, image, noise field, slider) or compact (slot, image, thin noise bar), at this size."""
+        if compact != self.compact:
+            self.compact = compact
+            self.slider.setVisible(not compact)
+            self.noise.setFixedHeight(6 if compact else 17)
+            self.header.setStyleSheet(HEADER_STYLE % (7 if compact else 8))
+            self.header.setMinimumHeight(11 if compact else 0)
+            self.header.setMaximumHeight(11 if compact else QWIDGETSIZE_MAX)
+            self.layout().setContentsMargins(*((2, 1, 2, 2) if compact else (3, 2, 3, 3)))
+            self.layout().setSpacing(1 if compact else 2)
+        self.thumbnail.setFixedHeight(max(0, height - 22) if compact else 40)
+        self.setFixedSize(width, height)
+        self._fit_to_width()
 
     def show_noise(self, noise: float) -> None:
         self.slider.blockSignals(True)
@@ -94,7 +114,7 @@ class SlotCard(QFrame):
         if not self._pixmap.isNull():
             self.thumbnail.setPixmap(
                 self._pixmap.scaled(
-                    self.width() - 8,
+                    max(1, self.width() - 8),
                     self.thumbnail.height(),
                     Qt.AspectRatioMode.KeepAspectRatio,
                     Qt.TransformationMode.SmoothTransformation,
@@ -117,7 +137,7 @@ class SlotCard(QFrame):
             self.nudge_requested.emit(-1 if key == Qt.Key.Key_Left else 1)
         elif key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
             self.noise.step(1 if key == Qt.Key.Key_Up else -1, big=shift)
-        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_F2):
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_F2) and not self.compact:
             self.noise.start_typing()
         else:
             super().keyPressEvent(event)
@@ -196,8 +216,12 @@ class KeyframeCard(SlotCard):
         self.setAccessibleName(f"Keyframe {Path(keyframe.image).name} at slot {keyframe.slot}")
 
     def show_place(self, keyframe: TimelineKeyframe) -> None:
-        """The header: the slot and frame it is on (or would land on, while dragged)."""
-        self.header.setText(keyframe_header(keyframe, self.wide))
+        """The header: the slot and frame it is on (or would land on, while dragged); compact: the slot."""
+        self.header.setText(f"s{keyframe.slot}" if self.compact else keyframe_header(keyframe, self.wide))
+
+    def set_form(self, width: int, height: int, compact: bool) -> None:
+        super().set_form(width, height, compact)
+        self.show_place(self._keyframe)
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
@@ -223,14 +247,23 @@ class ClipSlotCard(SlotCard):
     def update_from(self, video: TimelineVideo) -> None:
         self._video = video
         self.show_noise(video.noise_at(self.slot))
-        self.header.setText(clip_slot_header(video, self.slot, self.wide))
+        self._show_header()
         self.setToolTip(describe_clip_slot(video, self.slot))
         self.setAccessibleName(f"Clip {Path(video.path).name} at slot {self.slot}")
 
+    def _show_header(self) -> None:
+        """The clip frames that feed its slot; compact: the slot."""
+        if self._video is not None and self.slot in self._video.slots:
+            header = f"s{self.slot}" if self.compact else clip_slot_header(self._video, self.slot, self.wide)
+            self.header.setText(header)
+
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
-        if self._video is not None and self.slot in self._video.slots:
-            self.header.setText(clip_slot_header(self._video, self.slot, self.wide))
+        self._show_header()
+
+    def set_form(self, width: int, height: int, compact: bool) -> None:
+        super().set_form(width, height, compact)
+        self._show_header()
 
     def show_thumbnail(self, image: QImage | None, frame: int, in_clip: bool = False) -> None:
         """The clip frame `frame` (the last that feeds the slot); without an image, why (`in_clip`: the clip

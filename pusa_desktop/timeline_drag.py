@@ -103,14 +103,16 @@ class TimelineInteraction:
             slot = slot_of_pixel_frame(frame)
             keyframe = self.document.timeline.keyframe(card.keyframe_id)
             card.show_place(replace(keyframe, frame=frame))
-            x = grid.slot_card_x(slot) if slot_by_slot else grid.card_x_following(centre.x())
+            width = card.width()
+            x = grid.slot_card_x(slot, width) if slot_by_slot else grid.card_x_following(centre.x(), width)
             card.move(x, card.y())
             label = problem or keyframe_header(replace(keyframe, frame=frame), True)
             self.preview = DropPreview((slot,), problem is None, label)
         elif isinstance(card, ClipSlotCard):
             moved, problem, delta = self.clip_target(card, centre.x())
             target = card.slot + delta
-            x = grid.slot_card_x(target) if slot_by_slot else grid.card_x_following(centre.x())
+            width = card.width()
+            x = grid.slot_card_x(target, width) if slot_by_slot else grid.card_x_following(centre.x(), width)
             dx = x - self.widget.slot_card_position(card.slot).x()
             for other in self.widget.clip_cards():  # the whole clip follows
                 other.move(self.widget.slot_card_position(other.slot).x() + dx, other.y())

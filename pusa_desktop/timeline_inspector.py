@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 NOISE_STEPS = 1000  # the wide slider: 0.001 per step
 HINT = ("Select a card to edit it. Drag (Shift: by slot), \u2190/\u2192 nudge, \u2191/\u2193 noise, "
-        "double-click a noise value to type it, Ctrl+wheel zooms.")
+        "double-click noise to type, drag clip ends to trim, Ctrl+wheel zooms.")
 
 
 def _spin(parent: QWidget, tip: str, name: str) -> QSpinBox:

@@ -108,8 +108,14 @@ class NoiseField(QWidget):
 
     # ----- typing ------------------------------------------------------------------------------------------
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        self.start_typing()
+        if not self.thin:
+            self.start_typing()
         event.accept()
+
+    @property
+    def thin(self) -> bool:
+        """On a compact card the field is a thin bar, without its value written (typed in the bar above)."""
+        return self.height() < 12
 
     def start_typing(self) -> QLineEdit:
         """Open the box to type a value in, over the field, with the value selected."""
@@ -153,6 +159,9 @@ class NoiseField(QWidget):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(59, 130, 246, 150))
         painter.drawRoundedRect(fill, 3, 3)
+        if self.thin:
+            painter.end()
+            return
         painter.setPen(QColor(232, 234, 240))
         font = painter.font()
         font.setPointSizeF(max(6.5, font.pointSizeF() * 0.85))

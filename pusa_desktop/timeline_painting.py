@@ -4,11 +4,13 @@ The numbers (where a frame, a slot or a card sits) come from `core/timeline_geom
 turn them into the ruler, the latent slots (shaded by the noise level each slot was given at the current
 step while a job runs), the clip's orange strips and caption, the mode's dashed guides, the empty-timeline
 hint, the selected card's outline, the drop target (the slots a dragged card or dropped files would take:
-blue when free, red when not, numbered in the drag's order for several files) and the playhead.
-`TimelineWidget.paintEvent` calls them in this order.
+blue when free, red when not, numbered in the drag's order for several files), the clip's band with its
+grips (where the mouse trims and moves the clip) and the playhead. `paint_timeline` calls them in this order.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
@@ -16,19 +18,23 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPalette, QPen
 from pusa_engine.request import latent_frames
 
 from .core.model import TimelineVideo
-from .core.modes import Guide
+from .core.modes import Guide, mode_guides
 from .core.timeline_geometry import (
     CARD_HEIGHT,
     CARD_TOP,
-    CLIP_CAPTION_HEIGHT,
-    CLIP_CAPTION_TOP,
+    CLIP_BAND_HEIGHT,
+    CLIP_BAND_TOP,
     CLIP_STRIP_HEIGHT,
+    HANDLE_WIDTH,
     MARGIN,
     RULER_HEIGHT,
     SLOT_BAND_HEIGHT,
     TimelineGeometry,
     clip_caption,
 )
+
+if TYPE_CHECKING:
+    from .timeline import TimelineWidget
 
 CLIP_COLOUR = QColor(222, 150, 70)
 SLOT_SHADES = ("#2f3542", "#3d4558")  # alternate latent slots; during a run the noise level colours them
@@ -65,17 +71,52 @@ def paint_slots(painter: QPainter, grid: TimelineGeometry, timesteps: list[float
 
 
 def paint_clip(painter: QPainter, grid: TimelineGeometry, video: TimelineVideo) -> None:
-    """The clip's slots: an orange strip under each slot band, its name under the cards."""
+    """The clip's slots: an orange strip under each slot band."""
     for slot in video.slots:
         rect = slot_rect(grid, slot)
         painter.fillRect(rect.left(), rect.bottom() + 1, rect.width(), CLIP_STRIP_HEIGHT, CLIP_COLOUR)
-    painter.setPen(CLIP_COLOUR)
-    left = grid.slot_card_x(min(video.slots))
-    painter.drawText(
-        QRect(left, CLIP_CAPTION_TOP, grid.width - left - MARGIN, CLIP_CAPTION_HEIGHT),
-        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-        clip_caption(video),
-    )
+
+
+def paint_clip_band(painter: QPainter, grid: TimelineGeometry, band: tuple[int, int], caption: str,
+                    hot: str | None, ok: bool = True, target: tuple[int, int] | None = None) -> None:
+    """The clip's band under its cards, a grip at each end (`hot`: the end or body under the mouse or dragged,
+    lit), its caption inside or, where the band is too short, beside it; red while it cannot land. While it is
+    dragged, `target` (where it lands, snapped to the slots) is a dashed outline."""
+    if target is not None and target != band:
+        painter.setPen(QPen(QColor(120, 170, 255), 1, Qt.PenStyle.DashLine))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(QRect(target[0], CLIP_BAND_TOP - 1, target[1] - target[0], CLIP_BAND_HEIGHT + 1), 3, 3)
+    left, right = band
+    rect = QRect(left, CLIP_BAND_TOP, max(1, right - left), CLIP_BAND_HEIGHT)
+    colour = CLIP_COLOUR if ok else QColor(230, 80, 80)
+    fill = QColor(colour)
+    fill.setAlpha(110 if hot == "body" else 70)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(QPen(colour, 1))
+    painter.setBrush(fill)
+    painter.drawRoundedRect(rect.adjusted(0, 0, -1, -1), 3, 3)
+    for side in ("left", "right"):
+        grip = QRect(left if side == "left" else right - HANDLE_WIDTH, CLIP_BAND_TOP, HANDLE_WIDTH, CLIP_BAND_HEIGHT)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(255, 222, 180) if hot == side else colour)
+        painter.drawRoundedRect(grip.intersected(rect), 2, 2)
+        painter.setPen(QColor(60, 40, 20))
+        for dx in (3, 5):
+            painter.drawLine(grip.left() + dx, grip.top() + 4, grip.left() + dx, grip.bottom() - 4)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    text_width = painter.fontMetrics().horizontalAdvance(caption) + 4
+    inside = rect.adjusted(HANDLE_WIDTH + 4, 0, -HANDLE_WIDTH - 4, 0)
+    beside = QRect(right + 6, CLIP_BAND_TOP, max(0, grid.width - right - 6), CLIP_BAND_HEIGHT)
+    where, align = inside, Qt.AlignmentFlag.AlignLeft
+    if text_width > inside.width() and text_width <= beside.width() - MARGIN:
+        where = beside
+    elif text_width > inside.width() and text_width <= left - 6:
+        where, align = QRect(0, CLIP_BAND_TOP, left - 6, CLIP_BAND_HEIGHT), Qt.AlignmentFlag.AlignRight
+    elif text_width > inside.width():
+        where = beside if beside.width() > inside.width() else inside
+        caption = painter.fontMetrics().elidedText(caption, Qt.TextElideMode.ElideRight, where.width() - MARGIN)
+    painter.setPen(QColor(250, 226, 196) if ok else QColor(255, 170, 170))
+    painter.drawText(where, align | Qt.AlignmentFlag.AlignVCenter, caption)
 
 
 def paint_empty_hint(painter: QPainter, grid: TimelineGeometry) -> None:
@@ -149,3 +190,32 @@ def paint_playhead(painter: QPainter, grid: TimelineGeometry, frame: int, height
         x = round(grid.x_of_frame(frame))
         painter.setPen(QPen(QColor(230, 60, 60), 2))
         painter.drawLine(x, 0, x, height)
+
+
+def paint_timeline(painter: QPainter, view: TimelineWidget) -> None:
+    """Everything under the cards, in order: background, slots, the clip's strips, the mode's guides (or the
+    empty hint), the ruler, the selected card's outline, the drop target, the clip's band, the playhead."""
+    grid, palette, timeline = view.grid, view.palette(), view.document.timeline
+    paint_background(painter, view.rect(), palette, view.font())
+    paint_slots(painter, grid, view.timesteps)
+    if timeline.video is not None:
+        paint_clip(painter, grid, timeline.video)
+    guides = mode_guides(timeline, grid.frames)
+    paint_guides(painter, grid, guides)
+    if not timeline.keyframes and timeline.video is None and not guides:
+        paint_empty_hint(painter, grid)
+    paint_ruler(painter, grid, palette.text().color())
+    selected = view.selected_card()
+    if selected is not None and not selected.dragging and selected.isVisible():
+        paint_selection(painter, selected.geometry())
+    preview = view.interaction.preview
+    if preview is not None:
+        paint_drop_target(painter, grid, preview.slots, preview.ok, preview.label, preview.numbered)
+    band, drag = view.band.band(), view.band.drag
+    if timeline.video is not None and band is not None:
+        shown = drag.target if drag is not None and drag.target is not None else timeline.video
+        ok = drag is None or drag.problem is None
+        target = grid.clip_band(drag.target) if drag is not None and drag.target is not None else None
+        paint_clip_band(painter, grid, band, clip_caption(shown), drag.part if drag else view.band.hovered, ok, target)
+    if view.playhead_frame is not None:
+        paint_playhead(painter, grid, view.playhead_frame, view.height())

@@ -10,7 +10,8 @@ Speed (all lossless; same function within bf16 rounding):
 - no host syncs: every table is built once per grid and cached by the caller (devices.py);
 - element-wise work in as few passes as eager PyTorch allows: fused rms_norm with its weight,
   modulation and gated residuals as one `addcmul` each, rotary as one complex multiply in float32;
-- attention through PyTorch SDPA with the fastest exact backend first (cuDNN on Hopper, then flash);
+- attention by the fastest exact fused kernel of this GPU and shape: cuDNN, flash or FlashAttention 4
+  (attention_kernels.py);
 - torch.compile of the three element-wise + matmul phases of a block (one compiled graph serves all 40
   blocks), which fuses norms, rotary, modulation and gates: on by default on GPUs where it works
   (`SpeedOptions.compile` "auto"; when, how it is cached and how threads share it: compiling.py).
@@ -23,15 +24,16 @@ sequence split (devices.py) can exchange heads around the self-attention.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+import diffsynth.models.wan_video_dit as wan_video_dit
 import torch
 import torch.nn.functional as F
 from diffsynth.models.wan_video_dit import DiTBlock, WanModel
 
+from .attention_kernels import attention as fused_attention
+from .attention_kernels import chosen_kernels, keep_off_flash_attn_4
 from .fp8 import fp8_linear, fp8_mode
 
 
@@ -41,7 +43,7 @@ class SpeedOptions:
     """How the forward runs. Every option but `fp8` computes the same function (within bf16 rounding)."""
 
     compile: bool | str = "auto"  # torch.compile the block phases: True, False, or "auto" (GPUs where it works)
-    attention: str = "auto"  # auto | cudnn | flash | efficient | math
+    attention: str = "auto"  # auto | cudnn | flash | efficient | math | fa4
     tune: bool = False  # with compile: let inductor tune its fused kernels' block sizes (slower compile)
     backend: str = "inductor"  # the torch.compile backend (tests trace with lighter ones)
     fp8: bool = False  # lossy, off by default: the blocks' big linear layers in FP8 with per-channel scales
@@ -56,6 +58,8 @@ _speed = SpeedOptions(compile=_compile_setting(os.environ.get("PUSA_COMPILE")),
                       tune=os.environ.get("PUSA_COMPILE_TUNE", "0") == "1",
                       fp8=os.environ.get("PUSA_FP8", "0") == "1")
 
+keep_off_flash_attn_4(wan_video_dit)
+
 
 def get_speed_options() -> SpeedOptions:
     return _speed
@@ -68,68 +72,9 @@ def set_speed_options(options: SpeedOptions | None = None, **changes) -> SpeedOp
     return _speed
 
 
-_BACKEND_NAMES = ("cudnn", "flash", "efficient", "math")
-
-
-def _backend(name: str):
-    from torch.nn.attention import SDPBackend
-
-    return {"cudnn": SDPBackend.CUDNN_ATTENTION, "flash": SDPBackend.FLASH_ATTENTION,
-            "efficient": SDPBackend.EFFICIENT_ATTENTION, "math": SDPBackend.MATH}[name]
-
-
-def _candidates(device: torch.device, kv_len: int) -> list[str]:
-    if torch.cuda.get_device_capability(device) >= (9, 0) and kv_len > 4096:
-        return ["cudnn", "flash"]  # Hopper, long keys: the memory-efficient kernel is far behind these two
-    return ["cudnn", "flash", "efficient"]
-
-
-_sdpa_choice: dict[tuple, str] = {}
-_sdpa_lock = threading.Lock()
-
-
-def _sdpa_kernel(name: str):
-    from torch.nn.attention import sdpa_kernel
-
-    order = [name] + [n for n in _BACKEND_NAMES if n != name]
-    try:
-        return sdpa_kernel([_backend(n) for n in order], set_priority=True)
-    except TypeError:  # older torch: no priority order, only the allowed set
-        return sdpa_kernel([_backend(name), _backend("math")])
-
-
-def _fastest_backend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> str:
-    """"auto": the first call of each shape times every exact fused kernel once and keeps the fastest
-    (cuDNN wins self-attention on an H100; short text keys may prefer another kernel). Costs one
-    host sync per new shape, none after."""
-    key = (q.device, tuple(q.shape), tuple(k.shape), q.dtype)
-    choice = _sdpa_choice.get(key)
-    if choice is not None:
-        return choice
-    with _sdpa_lock:
-        if key in _sdpa_choice:
-            return _sdpa_choice[key]
-        from torch.nn.attention import sdpa_kernel
-
-        times = {}
-        for name in _candidates(q.device, k.shape[-2]):
-            try:
-                with sdpa_kernel([_backend(name)]):
-                    F.scaled_dot_product_attention(q, k, v)  # warm-up: plans, workspaces
-                    torch.cuda.synchronize(q.device)
-                    start = time.perf_counter()
-                    F.scaled_dot_product_attention(q, k, v)
-                    torch.cuda.synchronize(q.device)
-                times[name] = time.perf_counter() - start
-            except RuntimeError:
-                continue
-        _sdpa_choice[key] = min(times, key=times.get) if times else "math"
-        return _sdpa_choice[key]
-
-
 def attention_choices() -> dict[tuple, str]:
     """The kernel "auto" picked per (device, q shape, k shape, dtype), for reports."""
-    return dict(_sdpa_choice)
+    return chosen_kernels()
 
 
 # ---- rotary ------------------------------------------------------------------------------------------
@@ -193,16 +138,8 @@ def rms_norm(norm: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, speed: SpeedOptions | None = None) -> torch.Tensor:
-    """q, k, v [B, L, H, D] -> [B, L, H*D] with PyTorch's fused attention (cuDNN / flash on GPUs)."""
-    speed = speed or _speed
-    q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-    if q.device.type != "cuda":
-        out = F.scaled_dot_product_attention(q, k, v)
-    else:
-        name = _fastest_backend(q, k, v) if speed.attention == "auto" else speed.attention
-        with _sdpa_kernel(name):
-            out = F.scaled_dot_product_attention(q, k, v)
-    return out.transpose(1, 2).flatten(2)
+    """q, k, v [B, L, H, D] -> [B, L, H*D] with the fastest exact fused kernel (attention_kernels.py)."""
+    return fused_attention(q, k, v, (speed or _speed).attention)
 
 
 def block_modulation(block: DiTBlock, t_mod: torch.Tensor) -> torch.Tensor:

@@ -38,10 +38,10 @@ def slots_the_clip_feeds(video: TimelineVideo, clip_frames: int) -> tuple[Timeli
 def clip_laid_message(video: TimelineVideo, short: list[int], taken: list[int], clip_frames: int) -> str:
     """What the user is told when a dropped clip is laid (and which slots it could not feed, and why)."""
     name = Path(video.path).name
-    hint = "Select a clip card to set its in and out points; right-click it for Completion; Delete removes a slot."
+    hint = "Drag the clip bar's ends to trim it; right-click a card for Completion."
     first, _ = video.source_frames(video.start_slot)
     parts = [f"Video {name}: its frames from {first} on slot{'s' if len(video.slots) > 1 else ''} "
-             f"{slots_text(video.slots)}, so the new video continues it there."]
+             f"{slots_text(video.slots)}: the new video continues it."]
     if taken:
         parts.append(f"{_plural(taken, 'Slot', 'Slots')} {slots_text(taken)} "
                      f"{_plural(taken, 'holds a keyframe', 'hold keyframes')}, so the clip was not laid there.")
@@ -125,3 +125,36 @@ def trimmed_clip(video: TimelineVideo, out: int, frames: int, keyframe_slots: se
     if not pairs:
         return None, f"slot {video.start_slot} holds a keyframe; the clip would have no slot left"
     return video.with_pairs(pairs), None
+
+
+def clip_ending_at(video: TimelineVideo, end_slot: int, frames: int, keyframe_slots: set[int], length: int | None
+                   ) -> tuple[TimelineVideo | None, str | None]:
+    """The clip's right edge dragged to the end of `end_slot`: its out point becomes that slot's last source
+    frame (`trimmed_clip`: slots past it go, free ones up to it are laid), or why not."""
+    if end_slot < video.start_slot:
+        return None, f"the clip needs at least one slot: it starts at slot {video.start_slot}"
+    return trimmed_clip(video, video.source_frames(end_slot)[1], frames, keyframe_slots, length)
+
+
+def head_trimmed_clip(video: TimelineVideo, start_slot: int, keyframe_slots: set[int], length: int | None
+                      ) -> tuple[TimelineVideo | None, str | None]:
+    """The clip's left edge dragged to `start_slot`, as in an editor: the slots that stay keep their clip frames,
+    so the start moves (`moved_clip`'s start slot) and the in point with it, 4 frames a slot (`slipped_clip`);
+    the new start slot takes the frame that was the last of that slot. Slots laid before the old start take the
+    first slot's noise (a keyframe's slot is left out). Or why not."""
+    delta = start_slot - video.start_slot
+    if delta == 0:
+        return video, None
+    last = max(video.slots)
+    if start_slot > last:
+        return None, f"the clip needs at least one slot: its last is slot {last}"
+    if start_slot < 0:
+        return None, "the clip would start before slot 0"
+    in_frame = video.in_frame + 4 * delta
+    if in_frame < 0:
+        earliest = video.start_slot - video.in_frame // 4
+        return None, (f"{Path(video.path).name} has no frames before frame 0: with its in point at frame "
+                      f"{video.in_frame} the clip can start at slot {earliest} at the earliest")
+    pairs = [(s, m) for s, m in video.pairs() if s >= start_slot]
+    pairs += [(s, video.noise[0]) for s in range(start_slot, video.start_slot) if s not in keyframe_slots]
+    return slipped_clip(video.with_pairs(pairs, start_slot=start_slot), in_frame, length)

@@ -22,14 +22,31 @@ CARD_TOP = RULER_HEIGHT + SLOT_BAND_HEIGHT + 6
 CARD_WIDTH = 92  # the widest a card gets (zoomed in): a wider noise control
 MIN_CARD_WIDTH = 50
 CARD_HEIGHT = 98
+CARD_GAP = 2  # pixels between two cards side by side
+ROW_GAP = 2  # and between two rows of compact cards
+COMPACT_MAX_WIDTH = 60  # compact cards (slots narrower than a card): a thumbnail, the slot, the noise as a bar
+COMPACT_MIN_WIDTH = 24  # narrower than this, compact cards take another row
+MAX_CARD_ROWS = 4
 CLIP_STRIP_HEIGHT = 4
-CLIP_CAPTION_TOP = CARD_TOP + CARD_HEIGHT + 2
-CLIP_CAPTION_HEIGHT = 14
+CLIP_BAND_TOP = CARD_TOP + CARD_HEIGHT + 3  # the clip's band under its cards: dragged by its ends or its body
+CLIP_BAND_HEIGHT = 18
+HANDLE_WIDTH = 8  # the grip drawn at each end of the clip's band
+HANDLE_REACH = 6  # how far from an end of the band the mouse takes that end
 HEIGHT_WITHOUT_CLIP = CARD_TOP + CARD_HEIGHT + 8
-HEIGHT_WITH_CLIP = CLIP_CAPTION_TOP + CLIP_CAPTION_HEIGHT + 2  # room for the clip's caption under its cards
+HEIGHT_WITH_CLIP = CLIP_BAND_TOP + CLIP_BAND_HEIGHT + 3  # room for the clip's band under its cards
 MAX_FRAME_WIDTH = 40.0  # zoomed all the way in, a pixel frame is this wide (a slot 160 px)
 ZOOM_STEPS = 100  # the zoom slider's range: 0 = the whole video fits, ZOOM_STEPS = zoomed all the way in
 WHEEL_ZOOM = 1.25  # one Ctrl+wheel notch
+
+
+@dataclass(frozen=True)
+class CardPlaces:
+    """The cards' size and where each sits (slot -> top-left corner); `compact`: the small form in rows."""
+
+    width: int
+    height: int
+    compact: bool
+    places: dict[int, tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -65,33 +82,101 @@ class TimelineGeometry:
 
     def card_width(self) -> int:
         """Cards narrow down to their slot's width, so cards on neighbouring slots never overlap (until the
-        slots are narrower than the narrowest card: then zoom in)."""
+        slots are narrower than the narrowest card: then `card_places` makes them compact)."""
         return max(MIN_CARD_WIDTH, min(CARD_WIDTH, round(4 * self.frame_width) - 4))
 
-    def slot_card_x(self, slot: int) -> int:
-        width = self.card_width()
+    def slot_card_x(self, slot: int, width: int | None = None) -> int:
+        """Where a card `width` wide (a full card's: `card_width`) stands centred on `slot`."""
+        width = width or self.card_width()
         left, span = self.slot_span(slot)
         centre = left + (span - 1) // 2  # QRect.center() of the band
         return max(0, min(self.width - width, centre - width // 2))
 
     def card_xs(self, slots: set[int] | list[int]) -> dict[int, int]:
         """Where the cards on `slots` sit: each centred on its slot, pushed right just enough not to cover the
-        card before it (slot 0 is one frame wide, slot 1 four), but never off its own slot: past that the
-        slots are narrower than the cards, and zooming in separates them."""
+        card before it (slot 0 is one frame wide, slot 1 four), and at the end of the timeline pulled left for
+        the one after it, but never off its own slot: past that the slots are narrower than the cards, and
+        `card_places` makes them compact."""
         width = self.card_width()
         out: dict[int, int] = {}
         right = -(10**9)
-        for slot in sorted(set(slots)):
+        order = sorted(set(slots))
+        for slot in order:
             left, span = self.slot_span(slot)
-            x = max(self.slot_card_x(slot), min(right + 2, left + span - 12))
+            x = max(self.slot_card_x(slot), min(right + CARD_GAP, left + span - 12))
             out[slot] = min(x, self.width - width)
             right = out[slot] + width
+        for slot, after in reversed(list(zip(order, order[1:], strict=False))):
+            left = self.slot_span(slot)[0]
+            out[slot] = max(0, left + 12 - width, min(out[slot], out[after] - width - CARD_GAP))
         return out
 
-    def card_x_following(self, centre_x: float) -> int:
-        """Where a dragged card sits when its centre follows the cursor (kept on the timeline)."""
+    def card_places(self, slots: set[int] | list[int]) -> CardPlaces:
+        """Where the cards on `slots` sit, and how big they are: full cards in one row (`card_xs`) where they
+        stand side by side; else, when the slots are narrower than a card (a long video at Fit), compact cards
+        staggered over as few rows as let them be `COMPACT_MIN_WIDTH` wide. No card ever covers another."""
+        slots = sorted(set(slots))
         width = self.card_width()
+        xs = self.card_xs(slots)
+        if all(xs[b] >= xs[a] + width + 1 for a, b in zip(slots, slots[1:], strict=False)):
+            return CardPlaces(width, CARD_HEIGHT, False, {s: (xs[s], CARD_TOP) for s in slots})
+        width = height = 0
+        for rows in range(2, MAX_CARD_ROWS + 1):
+            width = max(8, min(COMPACT_MAX_WIDTH, int(rows * 4 * self.frame_width) - CARD_GAP - 1))
+            height = (CARD_HEIGHT - (rows - 1) * ROW_GAP) // rows
+            staggered = self._staggered(slots, width, rows)
+            if staggered is not None and (width >= COMPACT_MIN_WIDTH or rows == MAX_CARD_ROWS):
+                places = {s: (x, CARD_TOP + row * (height + ROW_GAP)) for s, (x, row) in staggered.items()}
+                return CardPlaces(width, height, True, places)
+        return CardPlaces(width, height, True, {s: (x, CARD_TOP) for s, x in xs.items()})  # narrower: zoom in
+
+    def _staggered(self, slots: list[int], width: int, rows: int) -> dict[int, tuple[int, int]] | None:
+        """Each card centred on its slot in the first row where it covers no card (pushed right, never past its
+        own slot): slot -> (x, row); None when `rows` rows are not enough."""
+        rights = [-(10**9)] * rows
+        out: dict[int, tuple[int, int]] = {}
+        for slot in slots:
+            left, span = self.slot_span(slot)
+            ideal = max(0, min(self.width - width, left + (span - 1) // 2 - width // 2))
+            x, row = min((max(ideal, right + CARD_GAP), row) for row, right in enumerate(rights))
+            if x > min(self.width - width, left + span - 1):
+                return None
+            out[slot] = (x, row)
+            rights[row] = x + width
+        return out
+
+    def card_x_following(self, centre_x: float, width: int | None = None) -> int:
+        """Where a dragged card sits when its centre follows the cursor (kept on the timeline)."""
+        width = width or self.card_width()
         return max(0, min(self.width - width, round(centre_x - width / 2)))
+
+    # ----- the clip's band ---------------------------------------------------------------------------------
+    def clip_band(self, video: TimelineVideo) -> tuple[int, int]:
+        """The clip's band under its cards: from its start slot's left edge to its last slot's right edge."""
+        left = self.slot_span(video.start_slot)[0]
+        last_left, last_width = self.slot_span(max(video.slots))
+        return left, last_left + last_width
+
+    def band_part(self, band: tuple[int, int], x: float, y: float) -> str | None:
+        """What of the band is under (x, y): its "left" or "right" end, its "body", or None."""
+        if not CLIP_BAND_TOP <= y < CLIP_BAND_TOP + CLIP_BAND_HEIGHT:
+            return None
+        left, right = band
+        reach = min(HANDLE_REACH, max(2, (right - left) // 3))
+        near_left, near_right = left - 4 <= x < left + reach, right - reach <= x < right + 4
+        if near_left and near_right:
+            return "left" if x - left < right - x else "right"
+        if near_left or near_right:
+            return "left" if near_left else "right"
+        return "body" if left <= x < right else None
+
+    def slot_ending_near(self, x: float) -> int:
+        """The slot whose right edge is nearest `x` (where a dragged right end of the clip snaps)."""
+        return min(range(latent_frames(self.frames)), key=lambda s: abs(sum(self.slot_span(s)) - x))
+
+    def slot_starting_near(self, x: float) -> int:
+        """The slot whose left edge is nearest `x` (where a dragged left end of the clip snaps)."""
+        return min(range(latent_frames(self.frames)), key=lambda s: abs(self.slot_span(s)[0] - x))
 
     def ruler_step(self) -> int:
         """Every how many frames the ruler gets a number (at least 28 pixels apart)."""
@@ -212,7 +297,8 @@ def describe_clip_slot(video: TimelineVideo, slot: int) -> str:
     return (
         f"{Path(video.path).name}: clip {frames_text(first, last)} on latent slot {slot}\n"
         f"Noise {noise_text(video.noise_at(slot))} (0 = keep these frames exactly, 1 = only a hint)\n"
-        "Drag or Left/Right to move the clip; select it to set its in and out points in the bar above;\n"
+        "Drag or Left/Right to move the clip; drag the ends of its band (under the cards) or select it to set\n"
+        "its in and out points in the bar above;\n"
         "Delete removes this slot; right-click for the Extension and Completion presets"
     )
 

@@ -152,6 +152,33 @@ def test_compare_plays_two_results_in_step_and_lists_what_differs(window, qtbot,
     assert window.centre_pages.showing == "player"
 
 
+def test_space_plays_and_pauses_the_comparison_and_the_arrows_step_a_frame(window, qtbot, tmp_path):
+    fox, fox2, *_ = _open_library(window, tmp_path)
+    panel, view = window.library_panel, window.compare_view
+    panel.select(fox, fox2)
+    panel.compare.click()
+    qtbot.waitUntil(lambda: view.ready and view.playing, timeout=20_000)
+    assert window.focusWidget() is view  # opened: the keys are the comparison's
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert not view.playing and view.play_button.text() == "Play"
+    qtbot.keyClick(view, Qt.Key.Key_Space)
+    assert view.playing and view.play_button.text() == "Pause"
+    view.pause()
+    view.seek(0.3)
+    assert view.shown == (4, 4)
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    assert view.shown == (5, 5) and view.canvases[1].caption == "frame 6 / 9"
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    qtbot.keyClick(view, Qt.Key.Key_Left)
+    assert view.shown == (3, 3) and not view.playing
+    qtbot.keyClick(view.scrub, Qt.Key.Key_Right)  # the scrub bar or the loop box focused: the same keys
+    assert view.shown == (4, 4)
+    qtbot.keyClick(view.loop_box, Qt.Key.Key_Space)
+    assert view.playing and view.loop_box.isChecked()  # Space played, it did not untick Loop
+    qtbot.keyClick(view.play_button, Qt.Key.Key_Space)
+    assert not view.playing  # once, not twice (the button's own Space would click it again)
+
+
 def test_hovering_a_thumbnail_plays_its_frames(window, qtbot, tmp_path):
     fox, *_ = _open_library(window, tmp_path)
     gallery = window.library_panel.gallery

@@ -131,7 +131,7 @@ def test_a_clip_shorter_than_its_slots_is_laid_only_where_it_has_frames(five_slo
     assert drop.isAccepted()
     assert _video(window) == ([0, 1], [0.0, 0.3]) and timeline.clip_slots_shown() == [0, 1]  # decoded at the drop
     assert window.last_message.startswith(
-        "Video short.mp4: its frames from 0 on slots 0-1, so the new video continues it there. short.mp4 has only "
+        "Video short.mp4: its frames from 0 on slots 0-1: the new video continues it. short.mp4 has only "
         "5 frames: slots 2-3 would need its frames up to 12, so they were left off."
     )
     qtbot.waitUntil(lambda: timeline.clip_card(1).has_thumbnail, timeout=10_000)

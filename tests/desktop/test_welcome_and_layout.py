@@ -187,3 +187,101 @@ def test_no_display_gives_one_clear_line_instead_of_a_qt_error(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [display_problem({}, "linux")]
     assert "Traceback" not in result.stderr and "qt.qpa" not in result.stderr
+
+
+@pytest.fixture
+def styled():
+    """The app's real look (resources/style.qss): its paddings make every field taller than Qt's plain one."""
+    from PySide6.QtWidgets import QApplication
+
+    from pusa_desktop.application import apply_style
+
+    app = QApplication.instance()
+    style, sheet = app.style().name(), app.styleSheet()
+    apply_style(app)
+    yield app
+    app.setStyleSheet(sheet)
+    app.setStyle(style)
+
+
+@pytest.mark.parametrize("clip", [False, True], ids=["keyframes", "keyframes-and-clip"])
+def test_at_1280x720_the_parameters_fit_the_library_shows_two_rows_and_the_player_gets_the_room(
+        window, qtbot, styled, clip):
+    from pusa_desktop.core.model import TimelineVideo
+    from pusa_desktop.core.timeline_geometry import HEIGHT_WITH_CLIP, HEIGHT_WITHOUT_CLIP
+
+    from .results_helpers import write_result
+    from .test_library import run
+
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1280, 720))
+    window.show_welcome()
+    window.welcome.open_sample.click()  # three keyframes on the timeline, as in the screenshots
+    outputs = Path(window.app_settings.output_dir)
+    results = [write_result(outputs, f"r{i}", f"a red fox runs through snow, take {i}", seed=i) for i in range(7)]
+    if clip:
+        window.document.set_video(TimelineVideo(video=str(results[0])))
+    window.side_tabs.setCurrentIndex(0)
+    qtbot.wait(100)
+    params, scroll = window.params, window.side_tabs.widget(0)
+    assert not scroll.verticalScrollBar().isVisible() and not scroll.horizontalScrollBar().isVisible()
+    assert params.minimumSizeHint().height() <= scroll.viewport().height()
+    assert params.minimumSizeHint().width() <= scroll.viewport().width()
+    fields = [params.mode, params.prompt, params.negative, params.resolution, params.width_box, params.height_box,
+              params.fit, params.frames, params.steps, params.alpha, params.cfg, params.shift, params.seed,
+              params.random_seed, params.fps, params.new_seed_each_run, params.fp8, params.save_png]
+    if clip:
+        fields += [params.extend_button, params.complete_button, params.remove_video_button]
+    viewport = scroll.viewport().rect()
+    for field in fields:  # each one shows whole, inside the panel
+        top_left = field.mapTo(scroll.viewport(), field.rect().topLeft())
+        assert field.isVisible() and viewport.contains(field.rect().translated(top_left)), field.accessibleName()
+    assert params.mode_status.toolTip() == params.mode_status.text()  # one elided line; the tooltip has it all
+    assert params.prompt.height() >= 2 * params.prompt.line_height()
+
+    window.side_tabs.setCurrentWidget(window.library_panel)
+    run(window.library.refresh())
+    qtbot.wait(100)
+    gallery = window.library_panel.gallery
+    assert len(gallery.videos()) == len(results)
+    assert gallery.viewport().height() >= 2 * gallery.gridSize().height()  # two whole rows of thumbnails
+    assert gallery.viewport().width() >= 3 * gallery.gridSize().width()  # of three each
+    assert window.library_panel.form.viewport().height() >= 5 * gallery.fontMetrics().lineSpacing()
+    assert window.banner.height() <= 30  # one line
+    clip_caption = HEIGHT_WITH_CLIP - HEIGHT_WITHOUT_CLIP if clip else 0  # a clip's caption under its cards
+    assert window.player.canvas.height() >= 330 - clip_caption  # the player gets the room (it had 323)
+
+
+def test_the_negative_prompt_is_one_line_until_edited_and_a_tall_panel_shows_more(window, qtbot, styled):
+    negative, prompt = window.params.negative, window.params.prompt
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1280, 720))
+    qtbot.wait(50)
+    assert negative.lines == 1 and negative.height() < 2 * negative.line_height() + 12
+    negative.setFocus()
+    qtbot.waitUntil(lambda: negative.height() >= 5 * negative.line_height())  # room to read and edit it all
+    prompt.setFocus()
+    qtbot.waitUntil(lambda: negative.height() < 2 * negative.line_height() + 12)
+    negative.setPlainText("blurry")  # still a plain-text box: the document follows it
+    assert window.document.settings.negative_prompt == "blurry"
+    window.resize(1920, 1080)
+    qtbot.waitUntil(lambda: (window.width(), window.height()) == (1920, 1080))
+    qtbot.waitUntil(lambda: prompt.lines > 3 and negative.lines > 1)  # the spare height goes to the prompts
+    window.resize(1280, 720)
+    qtbot.waitUntil(lambda: not window.side_tabs.widget(0).verticalScrollBar().isVisible() and negative.lines == 1)
+
+
+def test_a_long_value_in_the_settings_form_shows_its_start_and_more_on_click(qtbot):
+    from pusa_desktop.library_form import SettingsForm
+
+    form = SettingsForm()
+    qtbot.addWidget(form)
+    long = "bright tones, overexposed, static, blurred details, " * 6
+    form.set_rows([("Prompt", "a fox"), ("Negative prompt", long), ("Seed", "7")])
+    [value] = [label for label in form.widget().findChildren(QLabel) if label.accessibleName() == "Negative prompt"]
+    assert value.text().count("overexposed") <= 2 and value.text().endswith(">more</a>")
+    value.linkActivated.emit("more")
+    assert value.text().count("overexposed") == 6 and value.text().endswith(">less</a>")
+    value.linkActivated.emit("less")
+    assert value.text().count("overexposed") <= 2
+    assert form.rows[1] == ("Negative prompt", long)  # the rows (and the text copied from the form) are whole

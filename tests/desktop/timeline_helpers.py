@@ -65,3 +65,28 @@ def scrub(widget: QWidget, dx: int, shift: bool = False) -> None:
     for i in range(1, 5):
         _mouse(widget, QEvent.Type.MouseMove, start + QPoint(round(dx * i / 4), 0), NO_BUTTON, LEFT, modifiers)
     _mouse(widget, QEvent.Type.MouseButtonRelease, start + QPoint(dx, 0), LEFT, NO_BUTTON, modifiers)
+
+
+def band_y() -> int:
+    """The height of the clip's band (under its cards) on the timeline."""
+    from pusa_desktop.core.timeline_geometry import CLIP_BAND_HEIGHT, CLIP_BAND_TOP
+
+    return CLIP_BAND_TOP + CLIP_BAND_HEIGHT // 2
+
+
+def drag_band(timeline: QWidget, from_x: float, to_x: float, steps: int = 4,
+              during: Callable[[float], None] | None = None, release: bool = True) -> None:
+    """Hover the clip's band at `from_x`, press there, move to `to_x` in `steps` (calling `during(x)` after each
+    move) and release, with QTest's real mouse events on the timeline widget."""
+    from PySide6.QtTest import QTest
+
+    y = band_y()
+    QTest.mouseMove(timeline, QPoint(round(from_x), y))
+    QTest.mousePress(timeline, LEFT, Qt.KeyboardModifier.NoModifier, QPoint(round(from_x), y))
+    for i in range(1, steps + 1):
+        x = from_x + (to_x - from_x) * i / steps
+        QTest.mouseMove(timeline, QPoint(round(x), y))
+        if during is not None:
+            during(x)
+    if release:
+        QTest.mouseRelease(timeline, LEFT, Qt.KeyboardModifier.NoModifier, QPoint(round(to_x), y))
