@@ -117,6 +117,8 @@ MORE_SHORTCUTS = (
     ("Player: play / pause", "Space"),
     ("Player: previous / next frame", ", / . or Left / Right"),
     ("Player: first / last frame", "Home / End"),
+    ("Compare A/B: play / pause; previous / next frame", "Space; Left / Right"),
+    ("Timeline: cancel a drag or a clip trim", "Esc"),
     ("Queue: run the selected job earlier / later", "Ctrl+Up / Ctrl+Down"),
 )
 

@@ -8,10 +8,9 @@
 from __future__ import annotations
 
 import gc
-import os
 import platform
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from .dit_set import DiTSet, LoraUse
 from .errors import InputMediaError, ModelFilesError, OutOfMemoryError
 from .events import CancelToken, EventCallback, JobResult, Phase, PhaseProgress, StepProgress
 from .families import detect_family
+from .free_memory import device_words, free_bytes
 from .job_speed import CompileNotice, job_speed
 from .loader import load_text_encoder, load_tokenizer, load_vae
 from .media import (
@@ -34,10 +34,10 @@ from .media import (
     read_image,
     read_video_frames,
     write_json_atomic,
-    write_mp4,
     write_png_frames,
 )
 from .model_files import ModelFolder
+from .mp4_stream import Mp4Stream
 from .request import GenerationRequest, SizeLimit, slot_of_pixel_frame
 from .sampler import Conditioning, SampleResult, StepInfo, sample
 from .schedules import ShiftedSchedule
@@ -201,8 +201,10 @@ class Engine:
 
     # ---- a whole job ---------------------------------------------------------------------------
     def run(self, request: GenerationRequest, on_event: EventCallback | None = None,
-            cancel: CancelToken | None = None) -> tuple[GenerationRequest, SampleResult, np.ndarray]:
-        """Sample and decode without writing anything: (request with its seed, latents+trace, uint8 video)."""
+            cancel: CancelToken | None = None, on_frames: Callable[[np.ndarray], None] | None = None,
+            ) -> tuple[GenerationRequest, SampleResult, np.ndarray]:
+        """Sample and decode without writing anything: (request with its seed, latents+trace, uint8 video).
+        `on_frames` gets the pixel frames as the decode makes them."""
         if not self.loaded:
             self.load(on_event, cancel)
         emit = on_event or _noop
@@ -223,7 +225,7 @@ class Engine:
                                 on_step=notice.wrap(steps), cancel=cancel)
                 experts = denoise.trace() if self.family.has_experts else None
                 del positive, negative, conds, noise, denoise
-                video = self._decode(req, result.latents, emit, cancel, steps.seconds_per_step)
+                video = self._decode(req, result.latents, emit, cancel, steps.seconds_per_step, on_frames)
             return req, SampleResult(result.latents.cpu(), result.timesteps, experts), video
         except torch.cuda.OutOfMemoryError as e:
             raise OutOfMemoryError(
@@ -250,11 +252,17 @@ class Engine:
         check_outputs(out_path, png_dir=png_dir, trace=trace)
         for folder in {out_path.parent, *([trace.parent] if trace else [])}:
             remove_stale_temps(folder)
-        req, result, video = self.run(request, on_event, cancel)
+        unit = OutputUnit(out_path)
+        mp4 = Mp4Stream(unit.temp_for(out_path), request.fps)  # encoded while the decode runs
+        try:
+            req, result, video = self.run(request, on_event, cancel, on_frames=mp4.write)
+        except BaseException:
+            mp4.abort()
+            raise
         parts = 2 + (png_dir is not None) + (trace is not None)
         emit(PhaseProgress(Phase.WRITING, 0, parts, out_path.name))
-        with OutputUnit(out_path) as unit:
-            write_mp4(video, unit.temp_for(out_path), req.fps)
+        with unit:
+            mp4.close()
             emit(PhaseProgress(Phase.WRITING, 1, parts, out_path.name))
             if png_dir is not None:
                 write_png_frames(video, unit.temp_for(png_dir))
@@ -302,8 +310,8 @@ class Engine:
         # the decoder's full-resolution stage: its channels over 4 frames, ~16 live buffers (measured:
         # 21 KB per pixel for the real VAE in float32 on the CPU)
         per_pixel = self.vae.model.dim * 4 * elem * 16 + 3 * 4
-        dit_free, vae_free = _free_bytes(dit_dev), _free_bytes(vae_dev)
-        where = _device_words(dit_dev, dit_free)
+        dit_free, vae_free = free_bytes(dit_dev), free_bytes(vae_dev)
+        where = device_words(dit_dev, dit_free)
         return SizeLimit(max_tokens=max(1, int(0.8 * dit_free / per_token)),
                          max_pixels=max(256, int(0.8 * vae_free / per_pixel)), where=where)
 
@@ -315,7 +323,8 @@ class Engine:
         return self._decode_rate * frames * h * w
 
     def _decode(self, req: GenerationRequest, latents: torch.Tensor, emit: EventCallback,
-                cancel: CancelToken | None, seconds_per_step: float) -> np.ndarray:
+                cancel: CancelToken | None, seconds_per_step: float,
+                on_frames: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
         total = latents.shape[2]
         estimate = self.estimate_decode_seconds(req, seconds_per_step)
         start = time.perf_counter()
@@ -332,7 +341,7 @@ class Engine:
             emit(PhaseProgress(Phase.DECODING, done, total, "", eta_seconds=eta))
 
         emit(PhaseProgress(Phase.DECODING, 0, total, "", eta_seconds=estimate))
-        video = decode_latents(self.vae, latents, cancel=cancel, progress=progress)
+        video = decode_latents(self.vae, latents, cancel=cancel, progress=progress, on_frames=on_frames)
         self._decode_rate = (time.perf_counter() - start) / (total * latents.shape[3] * latents.shape[4])
         return video
 
@@ -357,31 +366,6 @@ class _StepReporter:
             self.engine.estimate_decode_seconds(self.req, self.seconds_per_step)
         self.emit(StepProgress(info.index + 1, info.total, this, self.seconds_per_step, eta,
                                info.timesteps.tolist(), preview))
-
-
-def _free_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:
-        pass
-    try:
-        with open("/proc/meminfo") as f:
-            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        return 16 * 2**30
-
-
-def _device_words(device: torch.device, free: int) -> str:
-    what = f"the GPU {device}" if device.type == "cuda" else "this computer's memory"
-    return f"{what} ({free / 2**30:.1f} GB free)"
 
 
 def _pixels(images) -> torch.Tensor:

@@ -6,9 +6,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -47,6 +44,13 @@ def _reason(err: OSError) -> str:
     return err.strerror or str(err)
 
 
+def _check_output_folder(target: Path) -> None:
+    folder = target.parent
+    if not folder.is_dir():
+        reason = "the folder does not exist" if not folder.exists() else "its parent is not a folder"
+        raise _output_error(target, reason)
+
+
 @contextmanager
 def _atomic_target(path: StrPath) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success fsync it and os.replace it onto the target.
@@ -54,10 +58,7 @@ def _atomic_target(path: StrPath) -> Iterator[Path]:
     On any failure (or cancellation) the temporary file is removed and OSErrors become OutputError.
     """
     target = Path(path)
-    folder = target.parent
-    if not folder.is_dir():
-        reason = "the folder does not exist" if not folder.exists() else "its parent is not a folder"
-        raise _output_error(target, reason)
+    _check_output_folder(target)
     tmp = temp_path_for(target)
     try:
         yield tmp
@@ -87,71 +88,50 @@ def _ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def write_mp4(frames: np.ndarray, path: StrPath, fps: int) -> None:
-    """H.264 MP4 (libx264, CRF 18, yuv420p, BT.709 tagged, faststart), written atomically.
+def _even_frames(arr: np.ndarray) -> np.ndarray:
+    """yuv420p needs even sizes: an odd width or height is padded by repeating the last column/row."""
+    pad_h, pad_w = arr.shape[1] % 2, arr.shape[2] % 2
+    if pad_h or pad_w:
+        return np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+    return arr
 
-    yuv420p needs even sizes: an odd width or height is padded by repeating the last column/row, so the
-    file is then one pixel wider/taller than the frames.
-    """
+
+def mp4_command(exe: str, width: int, height: int, fps: int, out: Path) -> list[str]:
+    """ffmpeg reading raw RGB frames on stdin and writing H.264 (libx264, CRF 18, yuv420p, BT.709, faststart)."""
+    return [
+        exe, "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(int(fps)), "-i", "pipe:0",
+        "-an",
+        "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
+        "-c:v", "libx264", "-preset", "medium", "-crf", str(_MP4_CRF), "-pix_fmt", "yuv420p",
+        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
+        "-movflags", "+faststart",
+        "-f", "mp4", str(out),
+    ]  # fmt: skip
+
+
+def _ffmpeg_failure(target: Path, code: int, log: str) -> OutputError:
+    low = log.lower()
+    if "no space left" in low or "disk quota" in low:
+        reason = "the disk is full"
+    elif "permission denied" in low or "read-only file system" in low:
+        reason = "the folder is not writable"
+    else:
+        last = log.splitlines()[-1] if log else f"exit code {code}"
+        reason = f"the video encoder failed ({last[-300:]})"
+    return _output_error(target, reason)
+
+
+def write_mp4(frames: np.ndarray, path: StrPath, fps: int) -> None:
+    """H.264 MP4 (see mp4_command), written atomically; the frames all at once (mp4_stream.Mp4Stream takes them
+    as they are made). An odd width or height is padded, so the file is then one pixel wider/taller."""
+    from .mp4_stream import Mp4Stream
+
     arr = _as_frames(frames)
     if fps < 1:
         raise ValueError(f"write_mp4: fps must be >= 1, got {fps}")
-    target = Path(path)
-    _, h, w, _ = arr.shape
-    pad_h, pad_w = h % 2, w % 2
-    if pad_h or pad_w:
-        arr = np.pad(arr, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-        h, w = h + pad_h, w + pad_w
-    try:
-        exe = _ffmpeg_exe()
-    except RuntimeError as e:
-        raise OutputError(f"Could not write {target}: ffmpeg is missing ({e}). Reinstall Pusa Studio.") from e
-    with _atomic_target(target) as tmp:
-        cmd = [
-            exe, "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(int(fps)), "-i", "pipe:0",
-            "-an",
-            "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-            "-c:v", "libx264", "-preset", "medium", "-crf", str(_MP4_CRF), "-pix_fmt", "yuv420p",
-            "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
-            "-movflags", "+faststart",
-            "-f", "mp4", str(tmp),
-        ]  # fmt: skip
-        _run_ffmpeg(cmd, arr, target)
-
-
-def _run_ffmpeg(cmd: list[str], frames: np.ndarray, target: Path) -> None:
-    """Pipe raw RGB frames into ffmpeg and check its exit code (imageio_ffmpeg.write_frames ignores it)."""
-    creationflags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
-    with tempfile.TemporaryFile() as errlog:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errlog, creationflags=creationflags
-        )
-        assert proc.stdin is not None
-        try:
-            try:
-                for frame in frames:
-                    proc.stdin.write(frame.tobytes())
-                proc.stdin.close()
-            except (BrokenPipeError, OSError):
-                pass  # ffmpeg died; its exit code and log say why
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        errlog.seek(0)
-        log = errlog.read().decode("utf-8", "replace").strip()
-    if code != 0:
-        low = log.lower()
-        if "no space left" in low or "disk quota" in low:
-            reason = "the disk is full"
-        elif "permission denied" in low or "read-only file system" in low:
-            reason = "the folder is not writable"
-        else:
-            last = log.splitlines()[-1] if log else f"exit code {code}"
-            reason = f"the video encoder failed ({last[-300:]})"
-        raise _output_error(target, reason)
+    with Mp4Stream(path, fps) as stream:
+        stream.write(arr)
 
 
 def write_gif(frames: np.ndarray, path: StrPath, fps: int) -> None:

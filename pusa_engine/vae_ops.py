@@ -51,8 +51,10 @@ def encode_video(vae: WanVideoVAE, pixels: torch.Tensor, progress: ChunkProgress
 
 @torch.no_grad()
 def decode_latents(vae: WanVideoVAE, latents: torch.Tensor, progress: ChunkProgress | None = None,
-                   cancel: CancelToken | None = None) -> np.ndarray:
-    """latents [1, 16, F, h, w] -> uint8 RGB frames [4F-3, 8h, 8w, 3]."""
+                   cancel: CancelToken | None = None,
+                   on_frames: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
+    """latents [1, 16, F, h, w] -> uint8 RGB frames [4F-3, 8h, 8w, 3]; `on_frames` gets each latent frame's
+    pixel frames as soon as they are decoded (the MP4 encode runs beside the decode)."""
     net = vae.model
     param = next(net.parameters())
     z = latents.to(param.device, param.dtype)
@@ -67,6 +69,8 @@ def decode_latents(vae: WanVideoVAE, latents: torch.Tensor, progress: ChunkProgr
         out, net._feat_map, net._conv_idx = net.decoder(x[:, :, i:i + 1], feat_cache=net._feat_map,
                                                         feat_idx=net._conv_idx)
         frames.append(to_uint8(out))
+        if on_frames is not None:
+            on_frames(frames[-1])
         if progress:
             progress(i + 1, z.shape[2])
     net.clear_cache()
