@@ -9,7 +9,7 @@ view (but its "Back" button), Space plays or pauses both and Left/Right (or , an
 from __future__ import annotations
 
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QKeyEvent, QPainter, QPaintEvent
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QSizePolicy,
     QSlider,
     QTableWidget,
     QTableWidgetItem,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from .compact_widgets import ElidedLabel
 from .core.library_index import LibraryEntry
 from .core.result_settings import differences, request_rows
 from .images import frame_to_qimage
@@ -38,21 +38,6 @@ STEP_KEYS = {Qt.Key.Key_Left: -1, Qt.Key.Key_Comma: -1, Qt.Key.Key_Right: 1, Qt.
 def compared_rows(entry: LibraryEntry) -> list[tuple[str, str]]:
     """What counts as a setting for the comparison: the request and the model (not where or when)."""
     return [*request_rows(entry.request), ("Model", entry.model)]
-
-
-class ElidedLabel(QLabel):
-    """One line that ends in "…" when the column is narrower than the text (the full text is its tooltip),
-    so a long prompt never widens the view."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
-        painter = QPainter(self)
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.width())
-        painter.drawText(self.rect(), int(self.alignment() | Qt.AlignmentFlag.AlignVCenter), shown)
-        painter.end()
 
 
 def frame_at(decoded: Decoded, seconds: float) -> int:
