@@ -20,6 +20,12 @@ from pathlib import Path
 
 import torch
 
+from pusa_engine.attention_kernels import (  # torch only: runs without diffsynth
+    fa4_function,
+    fa4_unavailable,
+    run_kernel,
+)
+
 SHAPES = {"480p": 32760, "720p": 75600}
 HEADS, HEAD_DIM = 40, 128
 SAMPLE_ROWS = 256
@@ -39,15 +45,6 @@ def median_time(fn, device: torch.device, reps: int, warmup: int) -> tuple[float
     return statistics.median(times), times
 
 
-def _fa4():
-    """flash_attn_func of FlashAttention 4, or the reason it cannot be used here."""
-    try:
-        from flash_attn.cute import flash_attn_func
-    except Exception as e:  # noqa: BLE001 - any import failure: not available
-        return None, f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
-    return flash_attn_func, None
-
-
 def _reference_rows(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T / sqrt(d)) v in float32 for the sampled query rows; q, k, v [1, L, H, D]."""
     qs = q[0, rows].float().transpose(0, 1)  # [H, R, D]
@@ -64,11 +61,6 @@ def _sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return o.transpose(1, 2)
 
 
-def _run_fa4(fa4, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    o = fa4(q, k, v, causal=False)  # FlashAttention 4 takes [B, L, H, D]
-    return o[0] if isinstance(o, tuple) else o
-
-
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a.float() - b.float()).norm() / b.float().norm())
 
@@ -77,7 +69,7 @@ def attention_bench(args) -> dict:
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
     dev = torch.device(args.device)
-    fa4, why = _fa4()
+    fa4, why = fa4_function(), fa4_unavailable()
     res: dict = {"fa4_available": fa4 is not None, "fa4_reason": why, "shapes": {}}
     print(f"flash-attn-4: {'importable' if fa4 else 'not importable (' + str(why) + ')'}", flush=True)
     for name, length in SHAPES.items():
@@ -101,11 +93,11 @@ def attention_bench(args) -> dict:
             try:
                 torch.cuda.synchronize(dev)
                 t0 = time.perf_counter()
-                _run_fa4(fa4, q, k, v)  # JIT compile of the kernel
+                run_kernel("fa4", q, k, v)  # JIT compile of the kernel
                 torch.cuda.synchronize(dev)
                 first = time.perf_counter() - t0
-                t, _ = median_time(lambda q=q, k=k, v=v: _run_fa4(fa4, q, k, v), dev, 5, 1)
-                outs["fa4"] = _run_fa4(fa4, q, k, v)
+                t, _ = median_time(lambda q=q, k=k, v=v: run_kernel("fa4", q, k, v), dev, 5, 1)
+                outs["fa4"] = run_kernel("fa4", q, k, v)
                 entry["fa4"] = {"ms": t * 1e3, "tflops": flops / t / 1e12, "first_call_s": first}
             except Exception as e:  # noqa: BLE001 - report, never stop the other measurements
                 traceback.print_exc()

@@ -6,24 +6,15 @@ each device, and whether FA4's result on the second GPU matches cuDNN's. Needs n
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
-
-def _kernels():
-    path = Path(__file__).resolve().parents[1] / "pusa_engine" / "attention_kernels.py"
-    spec = importlib.util.spec_from_file_location("attention_kernels", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # without pusa_engine/__init__ (no diffsynth on the machine)
-    return module
+from pusa_engine import attention_kernels as ak  # torch only: runs without diffsynth
 
 
 def main(raw: bool) -> None:
-    ak = _kernels()
     devices = [f"cuda:{i}" for i in range(torch.cuda.device_count())]
     tensors = {d: [torch.randn(1, 32760, 40, 128, device=d, dtype=torch.bfloat16,
                                generator=torch.Generator(d).manual_seed(i)) for i in range(3)] for d in devices}

@@ -197,9 +197,9 @@ class Bench(JobStages, Report):
             outs[mode] = denoise(x, t)
             self.row(s.name, f"DiT forward, ours ({mode})", tm, note=f"runs {[round(a, 3) for a in all_t]}")
         self.results.setdefault("forward", {})[s.name] = times
-        from pusa_engine.dit import attention_choices
+        from pusa_engine.attention_kernels import chosen_kernels
 
-        picks = {f"q{list(k[1])} k{list(k[2])}": v for k, v in attention_choices().items()}
+        picks = {f"q{list(k[1])} k{list(k[2])}": v for k, v in chosen_kernels().items()}
         self.results.setdefault("attention_auto", {}).update(picks)
         for k, v in picks.items():
             print(f"  attention auto-pick {k}: {v}", flush=True)

@@ -13,11 +13,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+from functools import cache
 
 M_ARENA_MAX = -8  # glibc's mallopt parameter number
 TRIM_EVERY_MS = 60_000
 
 
+@cache
 def _libc():
     if not sys.platform.startswith("linux"):
         return None

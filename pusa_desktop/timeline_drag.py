@@ -20,7 +20,13 @@ from pusa_engine.request import pixel_frames_of_slot, slot_of_pixel_frame
 from .core.media_checks import image_file_problem
 from .core.model import Timeline, TimelineKeyframe, TimelineVideo, snap_frame, video_preset
 from .core.timeline_clips import lay_clip, moved_clip
-from .core.timeline_geometry import drop_message, keyframe_header, keyframe_noise_for_slot, next_free_slot
+from .core.timeline_geometry import (
+    drop_message,
+    keyframe_header,
+    keyframe_noise_for_slot,
+    next_free_slot,
+    spread_slots,
+)
 from .images import is_image_file, is_video_file
 from .timeline_cards import ClipSlotCard, KeyframeCard, SlotCard
 
@@ -49,19 +55,16 @@ def plan_drop(kinds: list[str], slot: int, timeline: Timeline, frames: int) -> l
     clip_slots = set(timeline.video.slots) if timeline.video is not None else set()
     if "video" in kinds:
         clip_slots = {s for s in video_preset("extend", frames, slot)[0] if s not in keyframe_slots}
+    image_slots = iter(spread_slots(slot, kinds.count("image"), keyframe_slots | clip_slots, frames))
     out: list[int] = []
-    cursor = slot
-    taken = keyframe_slots | clip_slots
     for kind in kinds:
         if kind == "video":
             out.extend(sorted(clip_slots))
         elif kind == "image":
-            free = next_free_slot(cursor, taken, frames)
+            free = next(image_slots, None)
             if free is None:
                 break
             out.append(free)
-            taken.add(free)
-            cursor = free + 1
     return out
 
 

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 
 SDPA_BACKENDS = ("cudnn", "flash", "efficient", "math")
-KERNELS = (*SDPA_BACKENDS, "fa4")
 TIMED_RUNS = 3
 
 _choice: dict[tuple, str] = {}
@@ -75,10 +74,11 @@ def _sdpa_kernel(name: str):
 
 
 def candidates(device: torch.device, kv_len: int) -> list[str]:
+    major, _ = torch.cuda.get_device_capability(device)
     names = ["cudnn", "flash"]
-    if not (torch.cuda.get_device_capability(device) >= (9, 0) and kv_len > 4096):
+    if not (major >= 9 and kv_len > 4096):
         names.append("efficient")  # on Hopper with long keys it is far behind the two above
-    if torch.cuda.get_device_capability(device)[0] in (9, 10) and fa4_function() is not None:
+    if major in (9, 10) and fa4_function() is not None:
         names.append("fa4")
     return names
 

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from diffsynth.models.wan_video_dit import DiTBlock, WanModel
 
 from .attention_kernels import attention as fused_attention
-from .attention_kernels import chosen_kernels, keep_off_flash_attn_4
+from .attention_kernels import keep_off_flash_attn_4
 from .fp8 import fp8_linear, fp8_mode
 
 
@@ -70,11 +70,6 @@ def set_speed_options(options: SpeedOptions | None = None, **changes) -> SpeedOp
     global _speed
     _speed = replace(options or _speed, **changes)
     return _speed
-
-
-def attention_choices() -> dict[tuple, str]:
-    """The kernel "auto" picked per (device, q shape, k shape, dtype), for reports."""
-    return chosen_kernels()
 
 
 # ---- rotary ------------------------------------------------------------------------------------------

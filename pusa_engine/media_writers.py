@@ -125,7 +125,7 @@ def _ffmpeg_failure(target: Path, code: int, log: str) -> OutputError:
 def write_mp4(frames: np.ndarray, path: StrPath, fps: int) -> None:
     """H.264 MP4 (see mp4_command), written atomically; the frames all at once (mp4_stream.Mp4Stream takes them
     as they are made). An odd width or height is padded, so the file is then one pixel wider/taller."""
-    from .mp4_stream import Mp4Stream
+    from .mp4_stream import Mp4Stream  # here: mp4_stream builds on this module
 
     arr = _as_frames(frames)
     if fps < 1:

@@ -20,15 +20,24 @@ from types import TracebackType
 
 import numpy as np
 
+from . import media_writers
+from .atomic_files import temp_path_for
 from .errors import OutputError
+from .media_writers import (
+    _as_frames,
+    _check_output_folder,
+    _even_frames,
+    _ffmpeg_failure,
+    _output_error,
+    _reason,
+    mp4_command,
+)
 
 _STOP = None
 
 
 class Mp4Stream:
     def __init__(self, path: str | os.PathLike[str], fps: int) -> None:
-        from .media_writers import _check_output_folder
-
         if fps < 1:
             raise ValueError(f"Mp4Stream: fps must be >= 1, got {fps}")
         self.target = Path(path)
@@ -45,8 +54,6 @@ class Mp4Stream:
     # ---- the producer's side (the decode) ----------------------------------------------------------------
     def write(self, frames: np.ndarray) -> None:
         """Queue uint8 frames [T, H, W, 3]; never blocks on the encoder."""
-        from .media_writers import _as_frames, _even_frames
-
         arr = _even_frames(_as_frames(frames))
         if self._proc is None:
             self._start(arr.shape[2], arr.shape[1])
@@ -57,8 +64,6 @@ class Mp4Stream:
 
     def close(self) -> None:
         """Wait for the encoder, check it, and rename the file into place (OutputError if anything failed)."""
-        from .media_writers import _ffmpeg_failure, _output_error, _reason
-
         if self._proc is None:
             raise ValueError("Mp4Stream: no frames were written")
         code, log = self._finish()
@@ -95,13 +100,8 @@ class Mp4Stream:
 
     # ---- the encoder's side --------------------------------------------------------------------------------
     def _start(self, width: int, height: int) -> None:
-        from .atomic_files import temp_path_for
-        from .media_writers import mp4_command
-
         try:
-            from .media_writers import _ffmpeg_exe
-
-            exe = _ffmpeg_exe()
+            exe = media_writers._ffmpeg_exe()  # looked up at the call: tests put a fake ffmpeg there
         except RuntimeError as e:
             raise OutputError(f"Could not write {self.target}: ffmpeg is missing ({e}). "
                               "Reinstall Pusa Studio.") from e
