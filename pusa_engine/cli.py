@@ -18,7 +18,7 @@ from .cli_args import (
     parse_keyframe,
     request_from_args,
 )
-from .errors import JobCancelled, PusaError
+from .errors import JobCancelled, PusaError, os_error_line
 from .families import WAN21, detect_family, family_named
 from .locations import default_demo_dir
 
@@ -133,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("pusa-engine: error: " + str(e).replace("\n", "; ") + "\n")
         return 1
     except OSError as e:  # a file or folder the checks above could not foresee
-        where = f" {e.filename}" if e.filename else ""
-        sys.stderr.write(f"pusa-engine: error:{where} {e.strerror or e}: check the path and its permissions\n")
+        sys.stderr.write(os_error_line(e))
         return 1
     except MemoryError:
         sys.stderr.write("pusa-engine: error: the computer ran out of memory: try fewer frames or a smaller size\n")

@@ -33,3 +33,9 @@ class OutOfMemoryError(PusaError):
 
 class JobCancelled(Exception):
     """Raised inside a job when its cancel token is set; not an error for the user."""
+
+
+def os_error_line(error: OSError) -> str:
+    """One terminal line for a file or folder problem no check foresaw (the command-line tools' last resort)."""
+    where = f" {error.filename}" if error.filename else ""
+    return f"pusa-engine: error:{where} {error.strerror or error}: check the path and its permissions\n"

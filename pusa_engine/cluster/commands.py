@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import PusaError
+from ..errors import PusaError, os_error_line
 from ..jobs.protocol import EngineSetup, JobClient
 from ..locations import default_demo_dir
 
@@ -111,8 +111,7 @@ def main(argv: list[str]) -> int:
         sys.stderr.write(f"pusa-engine: error: {error.problems[-1] if error.problems else error}\n")
         return 1
     except OSError as error:
-        where = f" {error.filename}" if error.filename else ""
-        sys.stderr.write(f"pusa-engine: error:{where} {error.strerror or error}: check the path and its permissions\n")
+        sys.stderr.write(os_error_line(error))
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("pusa-engine: interrupted\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from diffsynth_reference import diffsynth_latents  # tests/engine is on the path (no package)
 
 from pusa_engine.request import Keyframe, VideoCondition
 from pusa_engine.sampler import frame_multipliers, frame_timesteps, schedule_sigmas
@@ -85,28 +86,9 @@ def test_random_seed_is_drawn_and_recorded(engine, tiny):
 
 def test_matches_diffsynth_wan_pipeline_text_to_video(engine, tiny):
     """A peer's implementation checks ours: diffsynth's WanVideoPipeline on the same weights and seed."""
-    from diffsynth.pipelines.wan_video import WanVideoPipeline
-
     req = tiny(frames=9, steps=3, cfg=3.0, seed=5, lora_alpha=1.0)
     _, ours, _ = engine.run(req)
 
-    pipe = WanVideoPipeline(device="cpu", torch_dtype=torch.float32)
-    pipe.dit, pipe.text_encoder = engine.dit, engine.text_encoder
-    pipe.vae, pipe.tokenizer = engine.vae, engine.tokenizer
-    captured = {}
-    decode = pipe.vae.decode
-
-    def capture(latents, *args, **kwargs):
-        captured["latents"] = latents.clone()
-        return decode(latents, *args, **kwargs)
-
-    pipe.vae.decode = capture
-    try:
-        pipe(prompt=req.prompt, negative_prompt=req.negative_prompt, seed=req.seed, height=req.height,
-             width=req.width, num_frames=req.frames, cfg_scale=req.cfg, num_inference_steps=req.steps,
-             sigma_shift=req.shift, tiled=False, progress_bar_cmd=lambda x: x)
-    finally:
-        del pipe.vae.decode
-    theirs = captured["latents"]
+    theirs = diffsynth_latents(engine, req, engine.dit)
     assert theirs.shape == ours.latents.shape
     torch.testing.assert_close(ours.latents, theirs, rtol=0, atol=1e-5)
