@@ -6,6 +6,7 @@ checked against a float32 reference on a sample of query rows.
     python -m benchmarks.attention [--json FILE]     # the same without the engine (no diffsynth needed)
 
 Shapes: batch 1, 40 heads, head dim 128, 32,760 tokens (480p, 81 frames) and 75,600 (720p), bf16, not causal.
+On Hopper FlashAttention 4 also runs in each tile of --fa4-tiles (query x key rows; its own is 128x128).
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import json
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import torch
 
 from pusa_engine.attention_kernels import (  # torch only: runs without diffsynth
     fa4_function,
+    fa4_tile_name,
     fa4_unavailable,
     run_kernel,
 )
@@ -29,6 +30,7 @@ from pusa_engine.attention_kernels import (  # torch only: runs without diffsynt
 SHAPES = {"480p": 32760, "720p": 75600}
 HEADS, HEAD_DIM = 40, 128
 SAMPLE_ROWS = 256
+SWEEP_TILES = "128x144,128x160,128x176,128x192,192x128,192x112"
 
 
 def median_time(fn, device: torch.device, reps: int, warmup: int) -> tuple[float, list[float]]:
@@ -89,25 +91,29 @@ def attention_bench(args) -> dict:
                 entry[label] = {"ms": t * 1e3, "tflops": flops / t / 1e12}
             except RuntimeError as e:
                 entry[label] = {"error": str(e).splitlines()[0][:160]}
-        if fa4 is not None:
+        fa4_names = ["fa4"]
+        if torch.cuda.get_device_capability(dev)[0] == 9:
+            fa4_names += [fa4_tile_name((int(m), int(n))) for m, n in
+                          (t.split("x") for t in args.fa4_tiles.split(",") if t)]
+        for label in fa4_names if fa4 is not None else []:
             try:
                 torch.cuda.synchronize(dev)
                 t0 = time.perf_counter()
-                run_kernel("fa4", q, k, v)  # JIT compile of the kernel
+                run_kernel(label, q, k, v)  # JIT compile of the kernel (or its load from the disk cache)
                 torch.cuda.synchronize(dev)
                 first = time.perf_counter() - t0
-                t, _ = median_time(lambda q=q, k=k, v=v: run_kernel("fa4", q, k, v), dev, 5, 1)
-                outs["fa4"] = run_kernel("fa4", q, k, v)
-                entry["fa4"] = {"ms": t * 1e3, "tflops": flops / t / 1e12, "first_call_s": first}
+                t, _ = median_time(lambda q=q, k=k, v=v, n=label: run_kernel(n, q, k, v), dev, 5, 1)
+                outs[label] = run_kernel(label, q, k, v)
+                entry[label] = {"ms": t * 1e3, "tflops": flops / t / 1e12, "first_call_s": first}
             except Exception as e:  # noqa: BLE001 - report, never stop the other measurements
-                traceback.print_exc()
-                entry["fa4"] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"}
+                entry[label] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"}
+                print(f"{label}: {entry[label]['error']}", flush=True)
         for label, o in outs.items():
             entry[label]["rel_err_vs_fp32_rows"] = _rel(o[0, rows], ref)
-        if "fa4" in outs and "cudnn" in outs:
-            entry["fa4_vs_cudnn"] = {"rel": _rel(outs["fa4"], outs["cudnn"]),
-                                     "max_abs": float((outs["fa4"].float() - outs["cudnn"].float()).abs().max()),
-                                     "bit_identical": bool(torch.equal(outs["fa4"], outs["cudnn"]))}
+        for label in (n for n in fa4_names if n in outs and "cudnn" in outs):
+            entry[f"{label}_vs_cudnn"] = {"rel": _rel(outs[label], outs["cudnn"]),
+                                          "max_abs": float((outs[label].float() - outs["cudnn"].float()).abs().max()),
+                                          "bit_identical": bool(torch.equal(outs[label], outs["cudnn"]))}
         res["shapes"][name] = entry
         print(f"attention {name} ({length} tokens): " + "; ".join(
             f"{k} {v['ms']:.1f} ms = {v['tflops']:.0f} TFLOP/s, err {v['rel_err_vs_fp32_rows']:.1e}"
@@ -124,4 +130,5 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(prog="python -m benchmarks.attention")
     ap.add_argument("--device", default="cuda:0")
     ap.add_argument("--json")
+    ap.add_argument("--fa4-tiles", default=SWEEP_TILES, help="FlashAttention 4 tiles to time on Hopper")
     attention_bench(ap.parse_args(sys.argv[1:]))

@@ -26,6 +26,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/bench.py`: import fro
 
 import torch  # noqa: E402
 
+from benchmarks.attention import SWEEP_TILES  # noqa: E402
 from benchmarks.kernel_profile import profile  # noqa: E402
 from benchmarks.loader_ram import loader_ram  # noqa: E402
 from benchmarks.multi_gpu import offload, two_gpu  # noqa: E402
@@ -68,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--speed-probe", action="store_true", help="one 480p forward eager / compiled / FP8")
     ap.add_argument("--probe-modes", default="gemm,eager,compiled,fp8")
     ap.add_argument("--attention-bench", action="store_true", help="self-attention at Wan shapes, FA4 if present")
+    ap.add_argument("--fa4-tiles", default=SWEEP_TILES,
+                    help="--attention-bench: FlashAttention 4 tiles timed on Hopper beside its own")
     ap.add_argument("--four-step", action="store_true", help="four-step mode (Pusa + LightX2V LoRAs, 4 steps, CFG 1) "
                     "at 480p on --plan-devices (benchmarks/modes.py)")
     ap.add_argument("--wan22", action="store_true", help="Wan2.2-A14B, two experts, 720p 81 frames, --steps "

@@ -5,13 +5,23 @@
 #   there:       . benchmarks/device_setup.sh && python3 -m benchmarks.gpu_run --kind 1gpu --out $OUT
 #   FlashAttention 4: carry .fa4a in one call, .fa4b in the next (machine kept warm); from then on every call
 #                finds it: . benchmarks/device_setup.sh; python3 -m benchmarks.attention --json $OUT/attention.json
+#   Or both sets at once, installed and xz-compressed (benchmarks/fetch_wheels.sh --packed): carry .pka in one
+#                call and .pkb in the next; after them nothing more is carried while the machine stays warm.
 #
 # diffsynth imports modelscope's snapshot_download at import time and nothing else of it; the engine never
 # downloads, so a one-function stand-in replaces modelscope and its crypto dependencies (6 MB of wheels more).
+for part in .pka/part.* .pkb/part.*; do
+  [ -f "$part" ] && mkdir -p /tmp/pkparts && cp "$part" /tmp/pkparts/
+done
+if [ ! -f /tmp/pk.done ] && [ -f /tmp/pkparts/part.aa ] && [ -f /tmp/pkparts/part.ab ]; then
+  cat /tmp/pkparts/part.* | python3 -c "import sys, tarfile; tarfile.open(fileobj=sys.stdin.buffer, mode='r|xz')\
+.extractall('/tmp')" && touch /tmp/pk.done && echo "device_setup: packed wheels unpacked into /tmp/site, /tmp/fa4site" \
+    || echo "device_setup: the packed wheels did not unpack"
+fi
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
     || echo "device_setup: the wheels in .whl/ did not install"
-else
+elif [ ! -f /tmp/pk.done ]; then
   echo "device_setup: no .whl carried: the engine (diffsynth) cannot be imported, attention alone can run"
 fi
 if ! python3 -c "import modelscope" 2>/dev/null; then

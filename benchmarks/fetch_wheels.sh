@@ -3,12 +3,35 @@
 #   benchmarks/fetch_wheels.sh            -> .whl/   diffsynth and what it imports that the image lacks (~31 MB)
 #   benchmarks/fetch_wheels.sh --fa4      -> .fa4a/part.aa, .fa4b/part.ab: FlashAttention 4 and the CUTLASS DSL
 #                                            (102 MB of wheels) in two parts, carried by two calls in a row
+#   benchmarks/fetch_wheels.sh --packed   -> .pka/part.aa, .pkb/part.ab: both sets above installed here into
+#                                            site/ and fa4site/ and xz-compressed (132 MB of wheels -> ~90 MB),
+#                                            two parts that fit two calls with the checkout; after them the
+#                                            machine has everything and later calls carry nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 PLAT=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64
       --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64)
 get() { "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp "${PLAT[@]}" "$@"; }
+
+if [[ "${1:-}" == "--packed" ]]; then
+  [ -d .fa4a ] && [ -d .fa4b ] && ls .whl/*.whl >/dev/null || { echo "run it without options and with --fa4 first"; exit 1; }
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  mkdir -p "$tmp/w4"
+  cat .fa4a/part.* .fa4b/part.* | tar -C "$tmp/w4" -xf -
+  # the same files pip puts there: none of these wheels has a .data folder or scripts
+  for w in .whl/*.whl; do unzip -q -o "$w" -d "$tmp/site"; done
+  for w in "$tmp"/w4/*.whl; do unzip -q -o "$w" -d "$tmp/fa4site"; done
+  tar -C "$tmp" -cf - site fa4site | xz -T0 -9 > "$tmp/all.tar.xz"
+  half=$(( ($(stat -c %s "$tmp/all.tar.xz") + 1) / 2 ))
+  split -b "$half" "$tmp/all.tar.xz" "$tmp/part."
+  rm -rf .pka .pkb && mkdir -p .pka .pkb
+  mv "$tmp/part.aa" .pka/ && mv "$tmp/part.ab" .pkb/
+  for d in .pka .pkb; do grep -qx "/$d/" .git/info/exclude 2>/dev/null || echo "/$d/" >> .git/info/exclude; done
+  du -b .pka/* .pkb/*
+  exit 0
+fi
 
 if [[ "${1:-}" != "--fa4" ]]; then
   mkdir -p .whl

@@ -6,10 +6,16 @@ memory-efficient) and, where it is installed and the GPU is a Hopper or Blackwel
 attention exactly, differing only in the order of their float32 accumulations (bf16-rounding-equal). The
 choice costs one host sync per new shape, none after. FlashAttention 4 is optional: without it, or when its
 first call fails (a compiler it lacks, an unsupported GPU), the SDPA kernels run as before.
+
+On Hopper FlashAttention 4 runs in more than one tile shape: its own choice for head dim 128 (128 query x
+128 key rows, "fa4") and the wider key tiles that FlashAttention 3's C++ kernel uses when not causal
+("fa4-128x176", ...). They compute the same softmax; "auto" times them like any other kernel. Its compiled
+kernels are kept on disk beside the engine's other compiled code, so each is compiled once per machine.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -22,21 +28,59 @@ TIMED_RUNS = 3
 
 _choice: dict[tuple, str] = {}
 _failures: dict[tuple, dict[str, str]] = {}  # per shape: kernel -> why it could not run (for reports)
+_timings: dict[tuple, dict[str, float]] = {}  # per shape: kernel -> its best time in seconds (for reports)
 _lock = threading.Lock()
 _fa4_func: Callable | None = None
+_fa4_tiled: Callable | None = None
 _fa4_reason: str | None = None
+# Hopper tiles (query rows, key rows) timed beside FlashAttention 4's own; PUSA_FA4_TILES="128x176,..." overrides.
+FA4_HOPPER_TILES = ((128, 176),)
+FA4_TILES_ENV = "PUSA_FA4_TILES"
+
+
+def fa4_hopper_tiles() -> list[tuple[int, int]]:
+    """The extra FlashAttention 4 tiles timed on Hopper: FA4_HOPPER_TILES, or those named in PUSA_FA4_TILES
+    ("" for none)."""
+    named = os.environ.get(FA4_TILES_ENV)
+    if named is None:
+        return list(FA4_HOPPER_TILES)
+    tiles = []
+    for item in named.replace(" ", "").split(","):
+        m, _, n = item.partition("x")
+        if m.isdigit() and n.isdigit():
+            tiles.append((int(m), int(n)))
+    return tiles
+
+
+def fa4_tile_name(tile: tuple[int, int]) -> str:
+    return f"fa4-{tile[0]}x{tile[1]}"
+
+
+def _tile_of(name: str) -> tuple[int, int]:
+    m, n = name.removeprefix("fa4-").split("x")
+    return int(m), int(n)
+
+
+def _keep_fa4_kernels_on_disk() -> None:
+    """FlashAttention 4 keeps its compiled kernels in memory only, unless told a folder: ours, beside inductor's."""
+    from .compiling import compile_cache_dir
+
+    os.environ.setdefault("FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED", "1")
+    os.environ.setdefault("FLASH_ATTENTION_CUTE_DSL_CACHE_DIR", str(compile_cache_dir() / "flash_attn_4"))
 
 
 def fa4_function() -> Callable | None:
     """FlashAttention 4's forward, or None when it is not installed (the reason: `fa4_unavailable()`)."""
-    global _fa4_func, _fa4_reason
+    global _fa4_func, _fa4_tiled, _fa4_reason
     if _fa4_func is None and _fa4_reason is None:
+        _keep_fa4_kernels_on_disk()
         try:
             from flash_attn.cute import flash_attn_func
+            from flash_attn.cute.interface import _flash_attn_fwd
         except Exception as error:  # noqa: BLE001 - any import failure (missing wheel, DSL runtime) means "not here"
             _fa4_reason = f"{type(error).__name__}: {str(error).splitlines()[0][:160] if str(error) else ''}"
         else:
-            _fa4_func = flash_attn_func
+            _fa4_func, _fa4_tiled = flash_attn_func, _flash_attn_fwd
     return _fa4_func
 
 
@@ -80,6 +124,8 @@ def candidates(device: torch.device, kv_len: int) -> list[str]:
         names.append("efficient")  # on Hopper with long keys it is far behind the two above
     if major in (9, 10) and fa4_function() is not None:
         names.append("fa4")
+        if major == 9:
+            names += [fa4_tile_name(tile) for tile in fa4_hopper_tiles()]
     return names
 
 
@@ -89,6 +135,10 @@ def run_kernel(name: str, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> 
         with torch.cuda.device(q.device):  # its launch uses the current device's stream
             out = _fa4_func(q, k, v, causal=False)
         return out[0] if isinstance(out, tuple) else out
+    if name.startswith("fa4-"):  # a Hopper tile of our choosing: the same forward, inference only (no autograd)
+        with torch.cuda.device(q.device):
+            return _fa4_tiled(q, k, v, causal=False, tile_mn=_tile_of(name), mma_pv_is_rs=True,
+                              intra_wg_overlap=True)[0]
     with _sdpa_kernel(name):
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
     return out.transpose(1, 2)
@@ -118,6 +168,7 @@ def fastest_kernel(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> str:
                     times[name] = min(times.get(name, float("inf")), time.perf_counter() - start)
             except Exception as error:  # noqa: BLE001 - a kernel that cannot run this shape is not chosen
                 _failures.setdefault(key, {})[name] = f"{type(error).__name__}: {str(error)[:200]}"
+        _timings[key] = times
         _choice[key] = min(times, key=times.get) if times else "math"
         return _choice[key]
 
@@ -128,11 +179,14 @@ def chosen_kernels() -> dict[tuple, str]:
 
 
 def kernel_report() -> list[str]:
-    """One line per shape: the kernel picked, and why any candidate could not run."""
+    """One line per shape: the kernel picked, each candidate's best time, and why any could not run."""
     lines = []
     for key, name in _choice.items():
+        best_first = sorted(_timings.get(key, {}).items(), key=lambda kv: kv[1])
+        timed = ", ".join(f"{k} {t * 1e3:.1f} ms" for k, t in best_first)
         failed = "; ".join(f"{k} failed ({why})" for k, why in _failures.get(key, {}).items())
-        lines.append(f"{key[0]} q{list(key[1])} k{list(key[2])}: {name}" + (f"; {failed}" if failed else ""))
+        lines.append(f"{key[0]} q{list(key[1])} k{list(key[2])}: {name}" + (f" ({timed})" if timed else "")
+                     + (f"; {failed}" if failed else ""))
     return lines
 
 
@@ -142,6 +196,6 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, kernel: str = "
         out = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         return out.transpose(1, 2).flatten(2)
     name = fastest_kernel(q, k, v) if kernel == "auto" else kernel
-    if name == "fa4" and fa4_function() is None:
+    if name.startswith("fa4") and fa4_function() is None:
         raise RuntimeError(f"attention kernel fa4 is not available here: {fa4_unavailable()}")
     return run_kernel(name, q, k, v).flatten(2)

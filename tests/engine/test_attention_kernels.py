@@ -93,3 +93,62 @@ def test_diffsynth_is_kept_off_the_flash_attn_4_package(monkeypatch):
     wan.FLASH_ATTN_2_AVAILABLE = True
     ak.keep_off_flash_attn_4(wan)
     assert wan.FLASH_ATTN_2_AVAILABLE is True
+
+
+def test_hopper_times_flash_attn_4_in_its_own_tile_and_the_wider_ones(monkeypatch):
+    monkeypatch.setattr(ak, "fa4_function", lambda: object())
+    monkeypatch.delenv(ak.FA4_TILES_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    names = ak.candidates(torch.device("cuda:0"), 32760)
+    assert names[:2] == ["cudnn", "flash"] and "fa4" in names
+    assert [n for n in names if n.startswith("fa4-")] == [ak.fa4_tile_name(t) for t in ak.FA4_HOPPER_TILES]
+    monkeypatch.setenv(ak.FA4_TILES_ENV, "128x160, 128x192,bad")
+    assert [n for n in ak.candidates(torch.device("cuda:0"), 32760) if n.startswith("fa4-")] == [
+        "fa4-128x160", "fa4-128x192"]
+    monkeypatch.setenv(ak.FA4_TILES_ENV, "")
+    assert not [n for n in ak.candidates(torch.device("cuda:0"), 32760) if n.startswith("fa4-")]
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (10, 0))  # Blackwell: its own
+    monkeypatch.setenv(ak.FA4_TILES_ENV, "128x176")
+    assert [n for n in ak.candidates(torch.device("cuda:0"), 32760) if n.startswith("fa4")] == ["fa4"]
+
+
+def test_a_tile_name_runs_flash_attn_4_in_that_tile(monkeypatch):
+    seen = {}
+
+    def forward(q, k, v, **options):
+        seen.update(options)
+        return q + 1, None, None, None, None
+
+    monkeypatch.setattr(ak, "_fa4_tiled", forward)
+    monkeypatch.setattr(torch.cuda, "device", lambda device: __import__("contextlib").nullcontext())
+    q = torch.zeros(1, 8, 2, 4)
+    out = ak.run_kernel("fa4-128x176", q, q, q)
+    assert torch.equal(out, q + 1)
+    assert seen == {"causal": False, "tile_mn": (128, 176), "mma_pv_is_rs": True, "intra_wg_overlap": True}
+
+
+def test_the_report_gives_each_candidates_time_fastest_first(monkeypatch):
+    monkeypatch.setattr(ak, "_choice", {})
+    monkeypatch.setattr(ak, "_timings", {})
+    monkeypatch.setattr(ak, "candidates", lambda device, kv_len: ["slow", "fast"])
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    monkeypatch.setattr(ak, "run_kernel", lambda name, q, k, v: __import__("time").sleep(0.02 if name == "slow" else 0))
+    q = torch.zeros(1, 8, 2, 4)
+    ak.fastest_kernel(q, q, q)
+    (line,) = ak.kernel_report()
+    assert line.startswith("cpu q[1, 8, 2, 4] k[1, 8, 2, 4]: fast (fast ")
+    assert line.index("fast ") < line.index("slow ") and " ms" in line
+
+
+def test_flash_attn_4_keeps_its_compiled_kernels_beside_ours(monkeypatch, tmp_path):
+    monkeypatch.setenv("PUSA_COMPILE_CACHE", str(tmp_path))
+    monkeypatch.delenv("FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED", raising=False)
+    monkeypatch.delenv("FLASH_ATTENTION_CUTE_DSL_CACHE_DIR", raising=False)
+    monkeypatch.setattr(ak, "_fa4_func", None)
+    monkeypatch.setattr(ak, "_fa4_reason", None)
+    monkeypatch.setitem(__import__("sys").modules, "flash_attn.cute", None)
+    ak.fa4_function()
+    import os
+
+    assert os.environ["FLASH_ATTENTION_CUTE_DSL_CACHE_ENABLED"] == "1"
+    assert os.environ["FLASH_ATTENTION_CUTE_DSL_CACHE_DIR"] == str(tmp_path / "flash_attn_4")
