@@ -4,7 +4,9 @@
     python -m benchmarks.decode_probe [--device cuda:0] [--json FILE]
 
 Reports seconds (the second run of each, after a warm-up that also does benchmark mode's search) and how
-far the uint8 frames of benchmark mode are from the default's.
+far the uint8 frames of benchmark mode are from the default's. Then the decode with the MP4 encoded beside
+it (as the engine writes it), the encoder at its lowered priority and at the decode's own: the decode's
+seconds and when the file is ready.
 """
 
 from __future__ import annotations
@@ -52,9 +54,28 @@ def decode_probe(args) -> dict:
           f"({res['speedup']:.2f}x; first calls {first_default:.2f} / {first_bench:.2f} s); "
           f"frames differ by at most {res['max_abs_uint8']} "
           f"in {res['share_of_values_differing']:.1%} of values", flush=True)
+    res["streamed"] = {f"niceness {n}": _streamed(vae, z, n, Path(args.out_dir)) for n in (10, 0, 10)}
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     return res
+
+
+def _streamed(vae, z: torch.Tensor, niceness: int, folder: Path) -> dict:
+    """The engine's decode with each latent frame's pixels piped to ffmpeg as it is decoded."""
+    from pusa_engine import mp4_stream
+    from pusa_engine.vae_ops import decode_latents
+
+    mp4_stream.ENCODER_NICENESS = niceness
+    folder.mkdir(parents=True, exist_ok=True)
+    sync(z.device)
+    t0 = time.perf_counter()
+    with mp4_stream.Mp4Stream(folder / f"probe-{niceness}.mp4", 16) as stream:
+        decode_latents(vae, z, on_frames=stream.write)
+        decoded = time.perf_counter() - t0
+    ready = time.perf_counter() - t0
+    print(f"decode with the MP4 streamed, encoder niceness {niceness}: decoded {decoded:.2f} s, "
+          f"file ready {ready:.2f} s", flush=True)
+    return {"decoded_s": decoded, "file_ready_s": ready}
 
 
 if __name__ == "__main__":
@@ -62,4 +83,5 @@ if __name__ == "__main__":
     ap.add_argument("--device", default="cuda:0")
     ap.add_argument("--json")
     ap.add_argument("--tiny", action="store_true", help="a tiny VAE (any device, seconds)")
+    ap.add_argument("--out-dir", default="/tmp/decode-probe", help="where the streamed MP4s go")
     decode_probe(ap.parse_args(sys.argv[1:]))

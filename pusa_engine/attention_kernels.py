@@ -7,10 +7,12 @@ attention exactly, differing only in the order of their float32 accumulations (b
 choice costs one host sync per new shape, none after. FlashAttention 4 is optional: without it, or when its
 first call fails (a compiler it lacks, an unsupported GPU), the SDPA kernels run as before.
 
-On Hopper FlashAttention 4 runs in more than one tile shape: its own choice for head dim 128 (128 query x
-128 key rows, "fa4") and the wider key tiles that FlashAttention 3's C++ kernel uses when not causal
-("fa4-128x176", ...). They compute the same softmax; "auto" times them like any other kernel. Its compiled
-kernels are kept on disk beside the engine's other compiled code, so each is compiled once per machine.
+On Hopper FlashAttention 4 can also run in tiles of our choosing ("fa4-128x176": 128 query x 176 key rows,
+as FlashAttention 3's C++ kernel does when not causal); "auto" times those named in PUSA_FA4_TILES like any
+other kernel. None is timed by default: on an H200 its own 128x128 was the fastest at Wan's shapes (32.7 ms
+against 33.1-34.3 ms for 144-192 key rows, 51-58 ms for 192 query rows; benchmarks/attention.py). Its
+compiled kernels are kept on disk beside the engine's other compiled code, so each is compiled once per
+machine.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ _fa4_func: Callable | None = None
 _fa4_tiled: Callable | None = None
 _fa4_reason: str | None = None
 # Hopper tiles (query rows, key rows) timed beside FlashAttention 4's own; PUSA_FA4_TILES="128x176,..." overrides.
-FA4_HOPPER_TILES = ((128, 176),)
+FA4_HOPPER_TILES: tuple[tuple[int, int], ...] = ()
 FA4_TILES_ENV = "PUSA_FA4_TILES"
 
 

@@ -95,9 +95,10 @@ def test_diffsynth_is_kept_off_the_flash_attn_4_package(monkeypatch):
     assert wan.FLASH_ATTN_2_AVAILABLE is True
 
 
-def test_hopper_times_flash_attn_4_in_its_own_tile_and_the_wider_ones(monkeypatch):
+def test_hopper_times_flash_attn_4_in_its_own_tile_and_those_named(monkeypatch):
     monkeypatch.setattr(ak, "fa4_function", lambda: object())
     monkeypatch.delenv(ak.FA4_TILES_ENV, raising=False)
+    monkeypatch.setattr(ak, "FA4_HOPPER_TILES", ((128, 176),))
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
     names = ak.candidates(torch.device("cuda:0"), 32760)
     assert names[:2] == ["cudnn", "flash"] and "fa4" in names

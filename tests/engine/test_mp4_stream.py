@@ -3,12 +3,16 @@ job fails or is cancelled, the encoder's failure one OutputError."""
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
+from pusa_engine import media_writers
 from pusa_engine.errors import OutputError
 from pusa_engine.media_writers import write_mp4
-from pusa_engine.mp4_stream import Mp4Stream
+from pusa_engine.mp4_stream import ENCODER_NICENESS, Mp4Stream, lower_priority
 
 
 def _frames(count: int, height: int = 48, width: int = 64) -> np.ndarray:
@@ -112,3 +116,27 @@ def test_a_cancelled_job_leaves_no_video(engine, tiny, tmp_path):
     with pytest.raises(JobCancelled):
         engine.generate(tiny(steps=2), tmp_path / "v.mp4", on_event=on_event, cancel=cancel)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a shell script stands in for ffmpeg")
+def test_the_encoder_runs_at_a_lower_priority_than_the_decode(tmp_path, monkeypatch):
+    """x264's threads must not take the cores from the thread that feeds the GPU: ffmpeg starts niced."""
+    report = tmp_path / "nice.txt"
+    fake = tmp_path / "ffmpeg.sh"
+    fake.write_text(f"#!{sys.executable}\nimport os, sys\nsys.stdin.buffer.read()\n"
+                    f"open({str(report)!r}, 'w').write(str(os.nice(0)))\nopen(sys.argv[-1], 'wb').write(b'mp4')\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(media_writers, "_ffmpeg_exe", lambda: str(fake))
+    with Mp4Stream(tmp_path / "x.mp4", 16) as stream:
+        stream.write(np.zeros((2, 16, 16, 3), np.uint8))
+    assert int(report.read_text()) == min(19, os.nice(0) + ENCODER_NICENESS)
+
+
+def test_windows_gets_a_below_normal_priority_class(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0x4000, raising=False)
+    monkeypatch.setattr(subprocess, "CREATE_NO_WINDOW", 0x8000000, raising=False)
+    command, flags = lower_priority(["ffmpeg", "-i", "x"])
+    assert command == ["ffmpeg", "-i", "x"] and flags == 0x4000 | 0x8000000
