@@ -54,28 +54,41 @@ def decode_probe(args) -> dict:
           f"({res['speedup']:.2f}x; first calls {first_default:.2f} / {first_bench:.2f} s); "
           f"frames differ by at most {res['max_abs_uint8']} "
           f"in {res['share_of_values_differing']:.1%} of values", flush=True)
-    res["streamed"] = {f"niceness {n}": _streamed(vae, z, n, Path(args.out_dir)) for n in (10, 0, 10)}
+    res["streamed"] = {name: _streamed(vae, z, name, extra, Path(args.out_dir)) for name, extra in ENCODES.items()}
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
     return res
 
 
-def _streamed(vae, z: torch.Tensor, niceness: int, folder: Path) -> dict:
-    """The engine's decode with each latent frame's pixels piped to ffmpeg as it is decoded."""
-    from pusa_engine import mp4_stream
+# x264 settings tried beside the shipped command (benchmarks only): fewer frame threads, a shorter lookahead,
+# slice threads (no frame latency). Each changes the file's bytes; its size is reported.
+ENCODES = {"shipped": [], "threads 8": ["-threads", "8"], "rc-lookahead 20": ["-x264-params", "rc-lookahead=20"],
+           "sliced threads": ["-x264-params", "sliced-threads=1"], "shipped again": []}
+
+
+def _streamed(vae, z: torch.Tensor, name: str, extra: list[str], folder: Path) -> dict:
+    """The engine's decode with each latent frame's pixels piped to ffmpeg as it is decoded; `extra` options
+    go before the output's format."""
+    from pusa_engine import media_writers, mp4_stream
     from pusa_engine.vae_ops import decode_latents
 
-    mp4_stream.ENCODER_NICENESS = niceness
+    def command(*a):
+        cmd = media_writers.mp4_command(*a)
+        return cmd[:-3] + extra + cmd[-3:]
+
+    mp4_stream.mp4_command = command
     folder.mkdir(parents=True, exist_ok=True)
+    out = folder / f"probe-{name.replace(' ', '-')}.mp4"
     sync(z.device)
     t0 = time.perf_counter()
-    with mp4_stream.Mp4Stream(folder / f"probe-{niceness}.mp4", 16) as stream:
+    with mp4_stream.Mp4Stream(out, 16) as stream:
         decode_latents(vae, z, on_frames=stream.write)
         decoded = time.perf_counter() - t0
     ready = time.perf_counter() - t0
-    print(f"decode with the MP4 streamed, encoder niceness {niceness}: decoded {decoded:.2f} s, "
-          f"file ready {ready:.2f} s", flush=True)
-    return {"decoded_s": decoded, "file_ready_s": ready}
+    mp4_stream.mp4_command = media_writers.mp4_command
+    print(f"decode with the MP4 streamed, {name}: decoded {decoded:.2f} s, file ready {ready:.2f} s, "
+          f"{out.stat().st_size / 1e6:.2f} MB", flush=True)
+    return {"decoded_s": decoded, "file_ready_s": ready, "mb": out.stat().st_size / 1e6}
 
 
 if __name__ == "__main__":
