@@ -21,6 +21,11 @@ from .errors import OutputError
 StrPath = str | os.PathLike[str]
 _OUTPUT_HINT = "free some space or choose another output folder."
 _MP4_CRF = 18  # libx264 at CRF 18 is visually lossless for generated video and plays everywhere
+# x264's "medium" holds 40 frames before it encodes the first (rate control looks ahead); a clip is 81 frames,
+# so half of it waited for the decode's end. 20 frames (x264's own "faster" value): the file was ready 0.3 s
+# sooner on an H200 box (2.60 against 2.87-2.94 s after the decode's start), with the same size and PSNR
+# (within 0.001 dB on a test clip).
+_MP4_LOOKAHEAD = 20
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -97,13 +102,15 @@ def _even_frames(arr: np.ndarray) -> np.ndarray:
 
 
 def mp4_command(exe: str, width: int, height: int, fps: int, out: Path) -> list[str]:
-    """ffmpeg reading raw RGB frames on stdin and writing H.264 (libx264, CRF 18, yuv420p, BT.709, faststart)."""
+    """ffmpeg reading raw RGB frames on stdin and writing H.264 (libx264, CRF 18, a 20-frame rate-control
+    lookahead, yuv420p, BT.709, faststart)."""
     return [
         exe, "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", str(int(fps)), "-i", "pipe:0",
         "-an",
         "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p",
-        "-c:v", "libx264", "-preset", "medium", "-crf", str(_MP4_CRF), "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", "medium", "-crf", str(_MP4_CRF), "-x264-params", f"rc-lookahead={_MP4_LOOKAHEAD}",
+        "-pix_fmt", "yuv420p",
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv",
         "-movflags", "+faststart",
         "-f", "mp4", str(out),

@@ -140,3 +140,11 @@ def test_windows_gets_a_below_normal_priority_class(monkeypatch):
     monkeypatch.setattr(subprocess, "CREATE_NO_WINDOW", 0x8000000, raising=False)
     command, flags = lower_priority(["ffmpeg", "-i", "x"])
     assert command == ["ffmpeg", "-i", "x"] and flags == 0x4000 | 0x8000000
+
+
+def test_x264_looks_ahead_20_frames_so_the_file_is_ready_soon_after_the_decode(tmp_path):
+    """x264 writes its settings into the stream: the 20-frame lookahead is the one used (medium's is 40)."""
+    target = tmp_path / "clip.mp4"
+    write_mp4(_frames(9), target, fps=16)
+    data = target.read_bytes()
+    assert b"rc_lookahead=20" in data and b"crf=18.0" in data
