@@ -103,6 +103,6 @@ def test_the_engine_process_yields_the_cpu_to_the_window(process_window, qtbot):
     process_window.host.warm_up()
     qtbot.waitUntil(lambda: process_window.host.engine_pid is not None, timeout=30_000)
     pid = process_window.host.engine_pid
-    qtbot.waitUntil(lambda: os.getpriority(os.PRIO_PROCESS, pid) > 0, timeout=30_000)
     gui = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, gui + ENGINE_NICENESS)
+    # the engine lowers itself once started; a test run under `nice` starts it above 0 already
+    qtbot.waitUntil(lambda: os.getpriority(os.PRIO_PROCESS, pid) == min(19, gui + ENGINE_NICENESS), timeout=30_000)
