@@ -56,6 +56,16 @@ def _check_output_folder(target: Path) -> None:
         raise _output_error(target, reason)
 
 
+def _sync_into_place(tmp: Path, target: Path) -> None:
+    """Flush the finished temporary to the disk, then rename it onto the target (OSError if either fails)."""
+    fd = os.open(tmp, os.O_RDWR)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+
+
 @contextmanager
 def _atomic_target(path: StrPath) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success fsync it and os.replace it onto the target.
@@ -67,12 +77,7 @@ def _atomic_target(path: StrPath) -> Iterator[Path]:
     tmp = temp_path_for(target)
     try:
         yield tmp
-        fd = os.open(tmp, os.O_RDWR)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+        _sync_into_place(tmp, target)
     except OSError as e:
         raise _output_error(target, _reason(e)) from e
     finally:

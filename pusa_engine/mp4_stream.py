@@ -36,6 +36,7 @@ from .media_writers import (
     _ffmpeg_failure,
     _output_error,
     _reason,
+    _sync_into_place,
     mp4_command,
 )
 
@@ -71,7 +72,7 @@ class Mp4Stream:
     # ---- the producer's side (the decode) ----------------------------------------------------------------
     def write(self, frames: np.ndarray) -> None:
         """Queue uint8 frames [T, H, W, 3]; never blocks on the encoder."""
-        arr = np.ascontiguousarray(_even_frames(_as_frames(frames)))
+        arr = _even_frames(_as_frames(frames))  # C-contiguous: _as_frames makes it so, and np.pad does
         if self._proc is None:
             self._start(arr.shape[2], arr.shape[1])
         elif arr.shape[1:3] != self._size:
@@ -88,12 +89,7 @@ class Mp4Stream:
             self._remove_temp()
             raise _ffmpeg_failure(self.target, code, log)
         try:
-            fd = os.open(self._tmp, os.O_RDWR)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(self._tmp, self.target)
+            _sync_into_place(self._tmp, self.target)
         except OSError as e:
             self._remove_temp()
             raise _output_error(self.target, _reason(e)) from e
