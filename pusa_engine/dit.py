@@ -35,6 +35,7 @@ from diffsynth.models.wan_video_dit import DiTBlock, WanModel
 from .attention_kernels import attention as fused_attention
 from .attention_kernels import keep_off_flash_attn_4
 from .fp8 import fp8_linear, fp8_mode
+from .fused_ops import fused_ops_usable, layer_norm_modulate, linear_gelu, linear_gelu_usable, rms_norm_rotary
 
 
 # ---- speed options ----------------------------------------------------------------------------------
@@ -47,6 +48,7 @@ class SpeedOptions:
     tune: bool = False  # with compile: let inductor tune its fused kernels' block sizes (slower compile)
     backend: str = "inductor"  # the torch.compile backend (tests trace with lighter ones)
     fp8: bool = False  # lossy, off by default: the blocks' big linear layers in FP8 with per-channel scales
+    fused: bool | str = "auto"  # fused_ops.py's kernels: True, False, or "auto" (where the phases compile)
 
 
 def _compile_setting(value: str | None) -> bool | str:
@@ -56,7 +58,8 @@ def _compile_setting(value: str | None) -> bool | str:
 _speed = SpeedOptions(compile=_compile_setting(os.environ.get("PUSA_COMPILE")),
                       attention=os.environ.get("PUSA_ATTENTION", "auto"),
                       tune=os.environ.get("PUSA_COMPILE_TUNE", "0") == "1",
-                      fp8=os.environ.get("PUSA_FP8", "0") == "1")
+                      fp8=os.environ.get("PUSA_FP8", "0") == "1",
+                      fused=_compile_setting(os.environ.get("PUSA_FUSED_OPS")))
 
 keep_off_flash_attn_4(wan_video_dit)
 
@@ -151,12 +154,17 @@ def _lin(layer: torch.nn.Linear, x: torch.Tensor, fp8: str) -> torch.Tensor:
 
 
 def _qkv(block: DiTBlock, x: torch.Tensor, mod: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-         freqs: torch.Tensor | None, frames: int, fp8: str = ""):
+         freqs: torch.Tensor | None, frames: int, fp8: str = "", fused: bool = False):
     b, seq, dim = x.shape
+    attn = block.self_attn
+    if fused:  # fused_ops.py: one pass over the rows for each of the two steps
+        h = layer_norm_modulate(x, mod[0][:, :, 0], mod[1][:, :, 0], frames, block.norm1.eps)
+        q = rms_norm_rotary(_lin(attn.q, h, fp8), attn.norm_q.weight, cos, sin, attn.norm_q.eps, attn.num_heads)
+        k = rms_norm_rotary(_lin(attn.k, h, fp8), attn.norm_k.weight, cos, sin, attn.norm_k.eps, attn.num_heads)
+        return q, k, _lin(attn.v, h, fp8).unflatten(2, (attn.num_heads, -1))
     shift, scale = mod[0], mod[1]
     h = torch.addcmul(shift, F.layer_norm(x, (dim,), eps=block.norm1.eps).view(b, frames, -1, dim),
                       1 + scale).view(b, seq, dim)
-    attn = block.self_attn
     q, k = rms_norm(attn.norm_q, _lin(attn.q, h, fp8)), rms_norm(attn.norm_k, _lin(attn.k, h, fp8))
     if freqs is None:
         q, k = apply_rotary_real(q, cos, sin, attn.num_heads), apply_rotary_real(k, cos, sin, attn.num_heads)
@@ -183,12 +191,16 @@ def _after_self_attn(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, m
 
 
 def _after_cross_attn(block: DiTBlock, x: torch.Tensor, cross_out: torch.Tensor, mod: torch.Tensor, frames: int,
-                      fp8: str = ""):
+                      fp8: str = "", fused: bool = False):
     b, seq, dim = x.shape
     x = x + _lin(block.cross_attn.o, cross_out, fp8)
     h = torch.addcmul(mod[3], F.layer_norm(x, (dim,), eps=block.norm2.eps).view(b, frames, -1, dim), 1 + mod[4])
     ffn = block.ffn
-    y = _lin(ffn[2], F.gelu(_lin(ffn[0], h.view(b, seq, dim), fp8), approximate="tanh"), fp8)
+    if fused and not fp8:  # the GELU in the matmul's epilogue (fused_ops.linear_gelu)
+        hidden = linear_gelu(h.view(b * seq, dim), ffn[0].weight, ffn[0].bias).view(b, seq, -1)
+    else:
+        hidden = F.gelu(_lin(ffn[0], h.view(b, seq, dim), fp8), approximate="tanh")
+    y = _lin(ffn[2], hidden, fp8)
     return torch.addcmul(x.view(b, frames, -1, dim), mod[5], y.view(b, frames, -1, dim)).view(b, seq, dim)
 
 
@@ -199,6 +211,13 @@ def compiled_here(speed: SpeedOptions, x: torch.Tensor) -> bool:
     from .compiling import compile_enabled
 
     return compile_enabled(speed.compile, x.device)
+
+
+def fused_here(speed: SpeedOptions, x: torch.Tensor, on: bool) -> bool:
+    """Whether fused_ops.py's kernels run for x: "auto" where the phases run compiled (Triton works there)."""
+    if speed.fused is False or (speed.fused == "auto" and not on):
+        return False
+    return fused_ops_usable(x)
 
 
 def _phase(name: str, fn, speed: SpeedOptions, on: bool):
@@ -216,7 +235,8 @@ def self_attn_qkv(block: DiTBlock, x: torch.Tensor, mod: torch.Tensor, rope: Rot
     on = compiled_here(speed, x)
     freqs = None if on else rope.freqs  # compiled: the real formula fuses into one kernel
     fp8 = fp8_mode(speed.fp8, x.device)
-    return _phase("qkv", _qkv, speed, on)(block, x, mod, rope.cos, rope.sin, freqs, frames, fp8)
+    fused = fused_here(speed, x, on)
+    return _phase("qkv", _qkv, speed, on)(block, x, mod, rope.cos, rope.sin, freqs, frames, fp8, fused)
 
 
 def block_finish(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, context: torch.Tensor,
@@ -227,7 +247,8 @@ def block_finish(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, conte
     fp8 = fp8_mode(speed.fp8, x.device)
     x, q, k, v = _phase("after_self", _after_self_attn, speed, on)(block, x, attn_out, mod, context, frames, fp8)
     cross_out = attention(q, k, v, speed)
-    return _phase("after_cross", _after_cross_attn, speed, on)(block, x, cross_out, mod, frames, fp8)
+    gelu = fused_here(speed, x, on) and linear_gelu_usable(x, block.ffn[0].bias)
+    return _phase("after_cross", _after_cross_attn, speed, on)(block, x, cross_out, mod, frames, fp8, gelu)
 
 
 def block_forward(block: DiTBlock, x: torch.Tensor, context: torch.Tensor, t_mod: torch.Tensor,

@@ -1,0 +1,172 @@
+"""Three fused operations of the DiT block that inductor's own kernels leave slow, as custom ops.
+
+Measured on an H200 (480p, 32,760 tokens x 5120; benchmarks/fusion_probe.py), inductor's code for two of a
+block's element-wise steps ran far below the memory bandwidth, because a row of 5120 is past its limit for
+keeping a row in registers (1024), so it loops over each row twice with gathers for rotary's pairs:
+- q and k's RMS norm and rotary: 1.29 ms a block, about 1.5 TB/s;
+- the modulated layer norm before q, k, v: 0.96 ms a block, about 1.0 TB/s.
+The Triton kernels here hold one row in registers (one read, one write) and load rotary's pairs as strided
+halves. The third op puts the FFN's GELU (tanh form, as Wan's) into the matmul's epilogue (cuBLASLt), so the
+13,824-wide hidden layer is written once instead of written, read and written again.
+
+Arithmetic and rounding follow the eager block: the RMS norm rounds to bf16 before rotary; the layer norm
+rounds to bf16, `1 + scale` is rounded, and `shift + norm * (1 + scale)` is rounded once. The GELU is applied
+to the float32 sum before its one rounding. All three are therefore bf16-rounding-equal to eager (tests run
+the kernels in Triton's interpreter on the CPU against the eager formulas).
+
+The ops are registered with `torch.library` so torch.compile keeps them whole inside a compiled phase
+(`triton_op` lets inductor launch the Triton kernels itself). They are used where the phases run compiled on a
+CUDA GPU (Triton is then known to work), unless `SpeedOptions.fused` is off (PUSA_FUSED_OPS=0); elsewhere
+the eager formulas run.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.nn.functional as F
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # the frozen app and CPU-only installs: the eager formulas run
+    triton = None
+
+ROW_LIMIT = 8192  # one program holds a row of up to this many channels in registers
+
+
+def fused_ops_usable(x: torch.Tensor) -> bool:
+    """Whether the Triton kernels can take x: Triton present, x on a CUDA GPU (or in Triton's interpreter),
+    bf16 or fp16 or fp32, a row short enough to be held in registers."""
+    if triton is None or x.shape[-1] > ROW_LIMIT:
+        return False
+    on_interpreter = os.environ.get("TRITON_INTERPRET") == "1"
+    return (x.is_cuda or on_interpreter) and x.dtype in (torch.bfloat16, torch.float16, torch.float32)
+
+
+# ---- the eager formulas (the reference, and what runs without Triton) ---------------------------------------
+def rms_norm_rotary_reference(x: torch.Tensor, weight: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                              eps: float, heads: int) -> torch.Tensor:
+    """x [B, L, H*D] -> RMS-normed (with weight), then rotated pairs, [B, L, H, D] in x's dtype."""
+    y = F.rms_norm(x, (x.shape[-1],), weight, eps)
+    b, seq, _ = y.shape
+    yf = y.float().view(b, seq, heads, -1, 2)
+    c, s = cos[None, :, None, :], sin[None, :, None, :]
+    real = yf[..., 0] * c - yf[..., 1] * s
+    imag = yf[..., 0] * s + yf[..., 1] * c
+    return torch.stack([real, imag], dim=-1).flatten(3).to(x.dtype)
+
+
+def layer_norm_modulate_reference(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, frames: int,
+                                  eps: float) -> torch.Tensor:
+    """x [B, L, dim]; shift, scale [B, F, dim] per latent frame -> shift + LN(x) * (1 + scale), [B, L, dim]."""
+    b, seq, dim = x.shape
+    norm = F.layer_norm(x, (dim,), eps=eps).view(b, frames, -1, dim)
+    return torch.addcmul(shift.unsqueeze(2), norm, 1 + scale.unsqueeze(2)).view(b, seq, dim)
+
+
+def linear_gelu_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    return F.gelu(F.linear(x, weight, bias), approximate="tanh")
+
+
+# ---- the Triton kernels -----------------------------------------------------------------------------------
+if triton is not None:
+    @triton.jit
+    def _rms_norm_rotary_kernel(x_ptr, w_ptr, cos_ptr, sin_ptr, out_ptr, seq, eps,
+                                DIM: tl.constexpr, HALF_HEAD: tl.constexpr, PAIRS: tl.constexpr):
+        row = tl.program_id(0)
+        pos = row % seq
+        i = tl.arange(0, PAIRS)
+        live = i < DIM // 2
+        base = x_ptr + row.to(tl.int64) * DIM
+        even = tl.load(base + 2 * i, mask=live, other=0.0).to(tl.float32)
+        odd = tl.load(base + 2 * i + 1, mask=live, other=0.0).to(tl.float32)
+        rstd = tl.rsqrt((tl.sum(even * even, 0) + tl.sum(odd * odd, 0)) / DIM + eps)
+        w_even = tl.load(w_ptr + 2 * i, mask=live, other=0.0).to(tl.float32)
+        w_odd = tl.load(w_ptr + 2 * i + 1, mask=live, other=0.0).to(tl.float32)
+        # the norm's output is rounded to x's dtype before rotary, as in the eager block
+        even = (even * rstd * w_even).to(out_ptr.dtype.element_ty).to(tl.float32)
+        odd = (odd * rstd * w_odd).to(out_ptr.dtype.element_ty).to(tl.float32)
+        d = i % HALF_HEAD
+        c = tl.load(cos_ptr + pos * HALF_HEAD + d, mask=live, other=0.0)
+        s = tl.load(sin_ptr + pos * HALF_HEAD + d, mask=live, other=0.0)
+        out = out_ptr + row.to(tl.int64) * DIM
+        tl.store(out + 2 * i, (even * c - odd * s).to(out_ptr.dtype.element_ty), mask=live)
+        tl.store(out + 2 * i + 1, (even * s + odd * c).to(out_ptr.dtype.element_ty), mask=live)
+
+    @triton.jit
+    def _layer_norm_modulate_kernel(x_ptr, shift_ptr, scale_ptr, out_ptr, seq, frame_rows, mod_b, mod_f, eps,
+                                    DIM: tl.constexpr, BLOCK: tl.constexpr):
+        row = tl.program_id(0)
+        b = row // seq
+        f = (row % seq) // frame_rows
+        i = tl.arange(0, BLOCK)
+        live = i < DIM
+        x = tl.load(x_ptr + row.to(tl.int64) * DIM + i, mask=live, other=0.0).to(tl.float32)
+        mean = tl.sum(x, 0) / DIM
+        centred = tl.where(live, x - mean, 0.0)
+        rstd = tl.rsqrt(tl.sum(centred * centred, 0) / DIM + eps)
+        dt = out_ptr.dtype.element_ty
+        norm = (centred * rstd).to(dt).to(tl.float32)
+        mod = b * mod_b + f * mod_f + i
+        shift = tl.load(shift_ptr + mod, mask=live, other=0.0).to(tl.float32)
+        scale = (tl.load(scale_ptr + mod, mask=live, other=0.0).to(tl.float32) + 1.0).to(dt).to(tl.float32)
+        tl.store(out_ptr + row.to(tl.int64) * DIM + i, (shift + norm * scale).to(dt), mask=live)
+
+
+def _warps(width: int) -> int:
+    return 16 if width >= 4096 else 8 if width >= 1024 else 4
+
+
+def _launch(kernel, grid, *args, **meta):
+    """Launch a Triton kernel: through `wrap_triton` so that inductor sees it inside a compiled phase."""
+    from torch.library import wrap_triton
+
+    wrap_triton(kernel)[grid](*args, **meta)
+
+
+# ---- the ops --------------------------------------------------------------------------------------------------
+@torch.library.triton_op("pusa::rms_norm_rotary", mutates_args=())
+def rms_norm_rotary(x: torch.Tensor, weight: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, eps: float,
+                    heads: int) -> torch.Tensor:
+    """x [B, L, H*D] (contiguous) -> RMS norm with weight, then rotary; [B, L, H, D]. cos, sin [L, D/2] fp32."""
+    b, seq, dim = x.shape
+    out = torch.empty((b, seq, heads, dim // heads), device=x.device, dtype=x.dtype)
+    pairs = triton.next_power_of_2(dim // 2)
+    _launch(_rms_norm_rotary_kernel, (b * seq,), x.contiguous(), weight.contiguous(), cos.contiguous(),
+            sin.contiguous(), out, seq, eps, DIM=dim, HALF_HEAD=dim // heads // 2, PAIRS=pairs,
+            num_warps=_warps(dim))
+    return out
+
+
+@torch.library.triton_op("pusa::layer_norm_modulate", mutates_args=())
+def layer_norm_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, frames: int,
+                        eps: float) -> torch.Tensor:
+    """x [B, L, dim] (contiguous); shift, scale [B, F, dim] -> shift + LN(x) * (1 + scale) per frame."""
+    b, seq, dim = x.shape
+    shift, scale = shift.contiguous(), scale.contiguous()
+    out = torch.empty((b, seq, dim), device=x.device, dtype=x.dtype)  # rows contiguous, whatever x's strides
+    _launch(_layer_norm_modulate_kernel, (b * seq,), x.contiguous(), shift, scale, out, seq, seq // frames,
+            shift.stride(0), shift.stride(1), eps, DIM=dim, BLOCK=triton.next_power_of_2(dim),
+            num_warps=_warps(dim))
+    return out
+
+
+@torch.library.custom_op("pusa::linear_gelu", mutates_args=())
+def linear_gelu(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """gelu_tanh(x @ weight.T + bias) for x [N, in], the GELU in cuBLASLt's epilogue on CUDA (tanh form; the
+    CPU's `_addmm_activation` takes the erf form, so the CPU runs the eager formula)."""
+    if not x.is_cuda:
+        return linear_gelu_reference(x, weight, bias)
+    return torch._addmm_activation(bias, x, weight.t(), use_gelu=True)
+
+
+@linear_gelu.register_fake
+def _(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    return x.new_empty(x.shape[0], weight.shape[0])
+
+
+def linear_gelu_usable(x: torch.Tensor, bias: torch.Tensor | None) -> bool:
+    """cuBLASLt's GELU epilogue: CUDA, 16-bit floats, a bias (Wan's FFN has one)."""
+    return x.is_cuda and bias is not None and x.dtype in (torch.bfloat16, torch.float16)
