@@ -164,6 +164,8 @@ def vae_part(args, res: dict) -> None:
             variant("compiled_decoder")
             print("== kernels, compiled decoder", flush=True)
             out["kernels_compiled_decoder"] = kernel_table(lambda: decode_latents(vae, z), dev, 12)
+            if not args.channels_last:
+                return
             for m in vae.model.modules():
                 if isinstance(m, torch.nn.Conv3d):
                     m.weight.data = m.weight.data.contiguous(memory_format=torch.channels_last_3d)
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--top", type=int, default=30)
     ap.add_argument("--parts", default="dit,vae")
+    ap.add_argument("--channels-last", action="store_true", help="also the compiled decoder on channels-last weights")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
     res: dict = {"device": torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else "cpu",

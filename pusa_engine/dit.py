@@ -35,7 +35,14 @@ from diffsynth.models.wan_video_dit import DiTBlock, WanModel
 from .attention_kernels import attention as fused_attention
 from .attention_kernels import keep_off_flash_attn_4
 from .fp8 import fp8_linear, fp8_mode
-from .fused_ops import fused_ops_usable, layer_norm_modulate, linear_gelu, linear_gelu_usable, rms_norm_rotary
+from .fused_ops import (
+    fused_ops_usable,
+    layer_norm_modulate,
+    linear_gelu,
+    linear_gelu_usable,
+    residual_layer_norm,
+    rms_norm_rotary,
+)
 
 
 # ---- speed options ----------------------------------------------------------------------------------
@@ -142,7 +149,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, speed: SpeedOpt
 
 def block_modulation(block: DiTBlock, t_mod: torch.Tensor) -> torch.Tensor:
     """[B, F, 6, dim] -> the block's six per-frame vectors, [6, B, F, 1, dim] (broadcast over tokens)."""
-    return (block.modulation.to(t_mod.dtype).unsqueeze(0) + t_mod).permute(2, 0, 1, 3).unsqueeze(3)
+    return (block.modulation.to(t_mod.dtype).unsqueeze(0) + t_mod).permute(2, 0, 1, 3).unsqueeze(3).contiguous()
 
 
 # ---- the block, in phases -----------------------------------------------------------------------------
@@ -176,30 +183,39 @@ def _qkv(block: DiTBlock, x: torch.Tensor, mod: torch.Tensor, cos: torch.Tensor,
 
 
 def _after_self_attn(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, mod: torch.Tensor,
-                     context: torch.Tensor, frames: int, fp8: str = ""):
+                     context: torch.Tensor, frames: int, fp8: str = "", fused: bool = False):
     """x += gate * o(attn); then the cross-attention's q, k, v (k, v from the text)."""
     b, seq, dim = x.shape
     o = _lin(block.self_attn.o, attn_out, fp8)
-    x = torch.addcmul(x.view(b, frames, -1, dim), mod[2], o.view(b, frames, -1, dim))
-    x = x.view(b, seq, dim)
+    if fused:  # the gated residual and norm3 in one pass (fused_ops.py)
+        x, h = residual_layer_norm(x, o, mod[2][:, :, 0], block.norm3.weight, block.norm3.bias, frames,
+                                   block.norm3.eps, False)
+    else:
+        x = torch.addcmul(x.view(b, frames, -1, dim), mod[2], o.view(b, frames, -1, dim)).view(b, seq, dim)
+        h = block.norm3(x)
     cross = block.cross_attn
     heads = cross.num_heads
-    q = rms_norm(cross.norm_q, _lin(cross.q, block.norm3(x), fp8)).unflatten(2, (heads, -1))
+    q = rms_norm(cross.norm_q, _lin(cross.q, h, fp8)).unflatten(2, (heads, -1))
     k = rms_norm(cross.norm_k, cross.k(context)).unflatten(2, (heads, -1))
     v = cross.v(context).unflatten(2, (heads, -1))
     return x, q, k, v
 
 
 def _after_cross_attn(block: DiTBlock, x: torch.Tensor, cross_out: torch.Tensor, mod: torch.Tensor, frames: int,
-                      fp8: str = "", fused: bool = False):
+                      fp8: str = "", fused: bool = False, gelu: bool = False):
     b, seq, dim = x.shape
-    x = x + _lin(block.cross_attn.o, cross_out, fp8)
-    h = torch.addcmul(mod[3], F.layer_norm(x, (dim,), eps=block.norm2.eps).view(b, frames, -1, dim), 1 + mod[4])
+    o = _lin(block.cross_attn.o, cross_out, fp8)
+    if fused:  # the residual, norm2 and the modulation in one pass (fused_ops.py)
+        x, h = residual_layer_norm(x, o, None, mod[3][:, :, 0], mod[4][:, :, 0], frames, block.norm2.eps, True)
+    else:
+        x = x + o
+        h = torch.addcmul(mod[3], F.layer_norm(x, (dim,), eps=block.norm2.eps).view(b, frames, -1, dim),
+                          1 + mod[4]).view(b, seq, dim)
     ffn = block.ffn
-    if fused and not fp8:  # the GELU in the matmul's epilogue (fused_ops.linear_gelu)
+    if gelu:  # the GELU in the matmul's epilogue (fused_ops.linear_gelu)
         hidden = linear_gelu(h.view(b * seq, dim), ffn[0].weight, ffn[0].bias).view(b, seq, -1)
     else:
-        hidden = F.gelu(_lin(ffn[0], h.view(b, seq, dim), fp8), approximate="tanh")
+        hidden = F.gelu(_lin(ffn[0], h, fp8), approximate="tanh")
     y = _lin(ffn[2], hidden, fp8)
     return torch.addcmul(x.view(b, frames, -1, dim), mod[5], y.view(b, frames, -1, dim)).view(b, seq, dim)
 
@@ -245,10 +261,12 @@ def block_finish(block: DiTBlock, x: torch.Tensor, attn_out: torch.Tensor, conte
     speed = speed or _speed
     on = compiled_here(speed, x)
     fp8 = fp8_mode(speed.fp8, x.device)
-    x, q, k, v = _phase("after_self", _after_self_attn, speed, on)(block, x, attn_out, mod, context, frames, fp8)
+    fused = fused_here(speed, x, on)
+    x, q, k, v = _phase("after_self", _after_self_attn, speed, on)(block, x, attn_out, mod, context, frames, fp8,
+                                                                    fused)
     cross_out = attention(q, k, v, speed)
-    gelu = fused_here(speed, x, on) and linear_gelu_usable(x, block.ffn[0].bias)
-    return _phase("after_cross", _after_cross_attn, speed, on)(block, x, cross_out, mod, frames, fp8, gelu)
+    gelu = fused and not fp8 and linear_gelu_usable(x, block.ffn[0].bias)
+    return _phase("after_cross", _after_cross_attn, speed, on)(block, x, cross_out, mod, frames, fp8, fused, gelu)
 
 
 def block_forward(block: DiTBlock, x: torch.Tensor, context: torch.Tensor, t_mod: torch.Tensor,

@@ -66,6 +66,20 @@ def layer_norm_modulate_reference(x: torch.Tensor, shift: torch.Tensor, scale: t
     return torch.addcmul(shift.unsqueeze(2), norm, 1 + scale.unsqueeze(2)).view(b, seq, dim)
 
 
+def residual_layer_norm_reference(x: torch.Tensor, other: torch.Tensor, gate: torch.Tensor | None,
+                                  a: torch.Tensor, b: torch.Tensor, frames: int, eps: float,
+                                  modulate: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    batch, seq, dim = x.shape
+    if gate is None:
+        x = x + other
+    else:
+        x = torch.addcmul(x.view(batch, frames, -1, dim), gate.unsqueeze(2), other.view(batch, frames, -1, dim))
+        x = x.view(batch, seq, dim)
+    if modulate:
+        return x, layer_norm_modulate_reference(x, a, b, frames, eps)
+    return x, F.layer_norm(x, (dim,), a, b, eps)
+
+
 def linear_gelu_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     return F.gelu(F.linear(x, weight, bias), approximate="tanh")
 
@@ -78,41 +92,50 @@ if triton is not None:
         row = tl.program_id(0)
         pos = row % seq
         i = tl.arange(0, PAIRS)
-        live = i < DIM // 2
-        base = x_ptr + row.to(tl.int64) * DIM
-        even = tl.load(base + 2 * i, mask=live, other=0.0).to(tl.float32)
-        odd = tl.load(base + 2 * i + 1, mask=live, other=0.0).to(tl.float32)
-        rstd = tl.rsqrt((tl.sum(even * even, 0) + tl.sum(odd * odd, 0)) / DIM + eps)
-        w_even = tl.load(w_ptr + 2 * i, mask=live, other=0.0).to(tl.float32)
-        w_odd = tl.load(w_ptr + 2 * i + 1, mask=live, other=0.0).to(tl.float32)
-        # the norm's output is rounded to x's dtype before rotary, as in the eager block
-        even = (even * rstd * w_even).to(out_ptr.dtype.element_ty).to(tl.float32)
-        odd = (odd * rstd * w_odd).to(out_ptr.dtype.element_ty).to(tl.float32)
-        d = i % HALF_HEAD
-        c = tl.load(cos_ptr + pos * HALF_HEAD + d, mask=live, other=0.0)
-        s = tl.load(sin_ptr + pos * HALF_HEAD + d, mask=live, other=0.0)
-        out = out_ptr + row.to(tl.int64) * DIM
-        tl.store(out + 2 * i, (even * c - odd * s).to(out_ptr.dtype.element_ty), mask=live)
-        tl.store(out + 2 * i + 1, (even * s + odd * c).to(out_ptr.dtype.element_ty), mask=live)
+        pair = 2 * i[:, None] + tl.arange(0, 2)[None, :]  # [PAIRS, 2]: the row as it lies in memory
+        live = pair < DIM
+        dt = out_ptr.dtype.element_ty
+        x = tl.load(x_ptr + row.to(tl.int64) * DIM + pair, mask=live, other=0.0).to(tl.float32)
+        rstd = tl.rsqrt(tl.sum(tl.sum(x * x, 1), 0) / DIM + eps)
+        w = tl.load(w_ptr + pair, mask=live, other=0.0).to(tl.float32)
+        even, odd = tl.split((x * rstd * w).to(dt).to(tl.float32))  # rounded before rotary, as in eager
+        d = pos * HALF_HEAD + i % HALF_HEAD
+        c = tl.load(cos_ptr + d, mask=i < DIM // 2, other=0.0)
+        s = tl.load(sin_ptr + d, mask=i < DIM // 2, other=0.0)
+        out = tl.join(even * c - odd * s, even * s + odd * c)
+        tl.store(out_ptr + row.to(tl.int64) * DIM + pair, out.to(dt), mask=live)
 
     @triton.jit
-    def _layer_norm_modulate_kernel(x_ptr, shift_ptr, scale_ptr, out_ptr, seq, frame_rows, mod_b, mod_f, eps,
-                                    DIM: tl.constexpr, BLOCK: tl.constexpr):
+    def _residual_layer_norm_kernel(x_ptr, other_ptr, gate_ptr, a_ptr, b_ptr, x_out_ptr, h_ptr, seq, frame_rows,
+                                    mod_b, mod_f, eps, DIM: tl.constexpr, BLOCK: tl.constexpr,
+                                    RESIDUAL: tl.constexpr, GATED: tl.constexpr, MODULATE: tl.constexpr):
+        """[x (+ gate *) other ->] LN -> (shift + norm * (1 + scale)) or (norm * weight + bias), per row."""
         row = tl.program_id(0)
-        b = row // seq
-        f = (row % seq) // frame_rows
+        mod = (row // seq) * mod_b + ((row % seq) // frame_rows) * mod_f + tl.arange(0, BLOCK)
         i = tl.arange(0, BLOCK)
         live = i < DIM
-        x = tl.load(x_ptr + row.to(tl.int64) * DIM + i, mask=live, other=0.0).to(tl.float32)
+        dt = h_ptr.dtype.element_ty
+        at = row.to(tl.int64) * DIM + i
+        x = tl.load(x_ptr + at, mask=live, other=0.0).to(tl.float32)
+        if RESIDUAL:
+            other = tl.load(other_ptr + at, mask=live, other=0.0).to(tl.float32)
+            if GATED:
+                other = other * tl.load(gate_ptr + mod, mask=live, other=0.0).to(tl.float32)
+            x = (x + other).to(dt)  # the residual stream is rounded, as in eager
+            tl.store(x_out_ptr + at, x, mask=live)
+            x = x.to(tl.float32)
         mean = tl.sum(x, 0) / DIM
         centred = tl.where(live, x - mean, 0.0)
         rstd = tl.rsqrt(tl.sum(centred * centred, 0) / DIM + eps)
-        dt = out_ptr.dtype.element_ty
-        norm = (centred * rstd).to(dt).to(tl.float32)
-        mod = b * mod_b + f * mod_f + i
-        shift = tl.load(shift_ptr + mod, mask=live, other=0.0).to(tl.float32)
-        scale = (tl.load(scale_ptr + mod, mask=live, other=0.0).to(tl.float32) + 1.0).to(dt).to(tl.float32)
-        tl.store(out_ptr + row.to(tl.int64) * DIM + i, (shift + norm * scale).to(dt), mask=live)
+        if MODULATE:
+            norm = (centred * rstd).to(dt).to(tl.float32)
+            shift = tl.load(a_ptr + mod, mask=live, other=0.0).to(tl.float32)
+            scale = (tl.load(b_ptr + mod, mask=live, other=0.0).to(tl.float32) + 1.0).to(dt).to(tl.float32)
+            h = shift + norm * scale
+        else:
+            h = centred * rstd * tl.load(a_ptr + i, mask=live, other=0.0).to(tl.float32) \
+                + tl.load(b_ptr + i, mask=live, other=0.0).to(tl.float32)
+        tl.store(h_ptr + at, h.to(dt), mask=live)
 
 
 def _warps(width: int) -> int:
@@ -126,31 +149,49 @@ def _launch(kernel, grid, *args, **meta):
     wrap_triton(kernel)[grid](*args, **meta)
 
 
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty(x.shape, device=x.device, dtype=x.dtype)  # rows contiguous, whatever x's strides
+
+
+def _layer_norm(x: torch.Tensor, other: torch.Tensor | None, gate: torch.Tensor | None, a: torch.Tensor,
+                b: torch.Tensor, frames: int, eps: float, modulate: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    batch, seq, dim = x.shape
+    x = x.contiguous()
+    a, b = a.contiguous(), b.contiguous()  # shift, scale and gate: [B, F, dim] rows
+    x_out, h = _rows(x), _rows(x)
+    _launch(_residual_layer_norm_kernel, (batch * seq,), x, x if other is None else other.contiguous(),
+            x if gate is None else gate.contiguous(), a, b, x_out, h, seq, seq // frames,
+            frames * dim, dim, eps, DIM=dim, BLOCK=triton.next_power_of_2(dim),
+            RESIDUAL=other is not None, GATED=gate is not None, MODULATE=modulate, num_warps=_warps(dim))
+    return x_out, h
+
+
 # ---- the ops --------------------------------------------------------------------------------------------------
 @torch.library.triton_op("pusa::rms_norm_rotary", mutates_args=())
 def rms_norm_rotary(x: torch.Tensor, weight: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, eps: float,
                     heads: int) -> torch.Tensor:
-    """x [B, L, H*D] (contiguous) -> RMS norm with weight, then rotary; [B, L, H, D]. cos, sin [L, D/2] fp32."""
+    """x [B, L, H*D] -> RMS norm with weight, then rotary; [B, L, H, D]. cos, sin [L, D/2] float32."""
     b, seq, dim = x.shape
     out = torch.empty((b, seq, heads, dim // heads), device=x.device, dtype=x.dtype)
-    pairs = triton.next_power_of_2(dim // 2)
     _launch(_rms_norm_rotary_kernel, (b * seq,), x.contiguous(), weight.contiguous(), cos.contiguous(),
-            sin.contiguous(), out, seq, eps, DIM=dim, HALF_HEAD=dim // heads // 2, PAIRS=pairs,
-            num_warps=_warps(dim))
+            sin.contiguous(), out, seq, eps, DIM=dim, HALF_HEAD=dim // heads // 2,
+            PAIRS=triton.next_power_of_2(dim // 2), num_warps=_warps(dim))
     return out
 
 
 @torch.library.triton_op("pusa::layer_norm_modulate", mutates_args=())
 def layer_norm_modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, frames: int,
                         eps: float) -> torch.Tensor:
-    """x [B, L, dim] (contiguous); shift, scale [B, F, dim] -> shift + LN(x) * (1 + scale) per frame."""
-    b, seq, dim = x.shape
-    shift, scale = shift.contiguous(), scale.contiguous()
-    out = torch.empty((b, seq, dim), device=x.device, dtype=x.dtype)  # rows contiguous, whatever x's strides
-    _launch(_layer_norm_modulate_kernel, (b * seq,), x.contiguous(), shift, scale, out, seq, seq // frames,
-            shift.stride(0), shift.stride(1), eps, DIM=dim, BLOCK=triton.next_power_of_2(dim),
-            num_warps=_warps(dim))
-    return out
+    """x [B, L, dim]; shift, scale [B, F, dim] -> shift + LN(x) * (1 + scale) per frame."""
+    return _layer_norm(x, None, None, shift, scale, frames, eps, modulate=True)[1]
+
+
+@torch.library.triton_op("pusa::residual_layer_norm", mutates_args=())
+def residual_layer_norm(x: torch.Tensor, other: torch.Tensor, gate: torch.Tensor | None, a: torch.Tensor,
+                        b: torch.Tensor, frames: int, eps: float, modulate: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """x' = x + gate * other (gate [B, F, dim] per frame, or none), then LN(x') modulated by shift a and scale b
+    ([B, F, dim]) or with weight a and bias b ([dim]). Returns (x', the normed rows)."""
+    return _layer_norm(x, other, gate, a, b, frames, eps, modulate)
 
 
 @torch.library.custom_op("pusa::linear_gelu", mutates_args=())

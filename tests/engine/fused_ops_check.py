@@ -34,7 +34,16 @@ def differences(dtype: torch.dtype) -> dict:
     six = torch.randn(6, b, frames, 1, dim, generator=g).to(dtype)
     mod_view = fused_ops.layer_norm_modulate(x, six[0, :, :, 0], six[1, :, :, 0], frames, 1e-6)
     mod_view_ref = fused_ops.layer_norm_modulate_reference(x, six[0, :, :, 0], six[1, :, :, 0], frames, 1e-6)
-    return {"rotary_shape": list(rot.shape), "rotary_ulps": err(rot, rot_ref), "modulate_ulps": err(mod, mod_ref),
+    other = torch.randn(b, seq, dim, generator=g).to(dtype)
+    gate = torch.randn(b, frames, dim, generator=g).to(dtype)
+    norm_w, norm_b = (torch.rand(dim, generator=g) + 0.5).to(dtype), torch.randn(dim, generator=g).to(dtype)
+    gated = fused_ops.residual_layer_norm(x, other, gate, norm_w, norm_b, frames, 1e-6, False)
+    gated_ref = fused_ops.residual_layer_norm_reference(x, other, gate, norm_w, norm_b, frames, 1e-6, False)
+    plain = fused_ops.residual_layer_norm(x, other, None, shift, scale, frames, 1e-6, True)
+    plain_ref = fused_ops.residual_layer_norm_reference(x, other, None, shift, scale, frames, 1e-6, True)
+    return {"residual_gated_ulps": max(err(gated[0], gated_ref[0]), err(gated[1], gated_ref[1])),
+            "residual_modulated_ulps": max(err(plain[0], plain_ref[0]), err(plain[1], plain_ref[1])),
+            "rotary_shape": list(rot.shape), "rotary_ulps": err(rot, rot_ref), "modulate_ulps": err(mod, mod_ref),
             "modulate_view_ulps": err(mod_view, mod_view_ref),
             "rotary_equal_share": (rot == rot_ref).float().mean().item(),
             "modulate_equal_share": (mod == mod_ref).float().mean().item()}

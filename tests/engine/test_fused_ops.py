@@ -45,6 +45,14 @@ def test_layer_norm_modulate_kernel_matches_the_eager_formula(interpreted):
 
 
 @needs_triton
+def test_residual_layer_norm_kernel_matches_the_eager_block(interpreted):
+    """x + gate * o then norm3 (weight, bias); x + o then norm2 modulated: both outputs, both dtypes."""
+    for dtype in ("float32", "bfloat16"):
+        assert interpreted[dtype]["residual_gated_ulps"] <= 6
+        assert interpreted[dtype]["residual_modulated_ulps"] <= 6
+
+
+@needs_triton
 def test_dit_forward_with_the_kernels_equals_the_forward_without(interpreted):
     """Batch of two, per-frame timesteps, the token grid as the patch embedding leaves it (not contiguous)."""
     assert interpreted["dit_relative"] < 1e-5
