@@ -13,7 +13,9 @@ import numpy as np
 import torch
 from diffsynth.models.wan_video_vae import WanVideoVAE
 
+from .dit import get_speed_options
 from .events import CancelToken
+from .vae_speed import speed_up_decoder
 
 ChunkProgress = Callable[[int, int], None]
 
@@ -57,6 +59,7 @@ def decode_latents(vae: WanVideoVAE, latents: torch.Tensor, progress: ChunkProgr
     pixel frames as soon as they are decoded (the MP4 encode runs beside the decode)."""
     net = vae.model
     param = next(net.parameters())
+    speed_up_decoder(vae, get_speed_options().compile)
     z = latents.to(param.device, param.dtype)
     mean, inv_std = _scale(vae, z)
     net.clear_cache()
