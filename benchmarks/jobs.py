@@ -85,6 +85,22 @@ class JobStages:
         self.results.setdefault("diffsynth_job", {})[s.name] = {"total": total, "peak_gib": peak_gib([dev]),
                                                                 "frames": len(video)}
 
+    def warm_decoders(self, s: Size) -> None:
+        """One untimed-in-the-job decode each of three latent frames (every chunk shape of the size): our
+        decoder's norms compile here (vae_speed.py; one-time per size and machine, like the DiT's phases) and
+        both decoders' cuDNN plans are built, so neither whole job pays a one-time cost."""
+        from pusa_engine.vae_ops import decode_latents
+
+        dev = self.device
+        shape = list(self.latent_shape(s))
+        shape[2] = 3
+        z = torch.randn(shape, generator=torch.Generator().manual_seed(4)).to(dev)
+        t_ours, _ = timed(lambda: decode_latents(self.vae, z), dev)
+        t_ds, _ = timed(lambda: self.vae.decode(z.to(self.dtype), device=dev, tiled=True, tile_size=(30, 52),
+                                                tile_stride=(15, 26)), dev)
+        self.row(s.name, "decoder warm-up, 3 latent frames (one-time)", t_ours, t_ds,
+                 note="ours: compiles the decoder's norms")
+
     def decodes(self, s: Size) -> None:
         """VAE decode alone: ours (chunked, bf16, untiled) vs diffsynth's default tiled decode."""
         from pusa_engine.vae_ops import decode_latents

@@ -236,6 +236,7 @@ class Bench(JobStages, Report):
         sizes = self.sizes()
         for s in sizes:
             self.stage(f"forwards {s.name}", lambda s=s: self.forwards(s))
+            self.stage(f"decoder warm-up {s.name}", lambda s=s: self.warm_decoders(s))
             self.stage(f"our job {s.name}", lambda s=s: self.our_job(s))
             if not self.args.no_diffsynth:
                 self.stage(f"diffsynth job {s.name}", lambda s=s: self.diffsynth_job(s))
