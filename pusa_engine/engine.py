@@ -20,7 +20,7 @@ import torch
 from . import __version__
 from .atomic_files import OutputUnit, check_outputs, remove_stale_temps
 from .devices import DevicePlan, Prompts, available_plans, choose_plan
-from .dit import embed_context
+from .dit import embed_context, get_speed_options
 from .dit_set import DiTSet, LoraUse
 from .errors import InputMediaError, ModelFilesError, OutOfMemoryError
 from .events import CancelToken, EventCallback, JobResult, Phase, PhaseProgress, StepProgress
@@ -43,6 +43,7 @@ from .sampler import Conditioning, SampleResult, StepInfo, sample
 from .schedules import ShiftedSchedule
 from .traces import save_trace
 from .vae_ops import LatentPreview, decode_latents, encode_video
+from .vae_speed import DECODER_OPTIMIZING, decoder_compiles, speed_up_decoder
 from .validation import lora_path_or_none, pusa_lora_paths, validate_model_files
 
 __all__ = ["Engine", "available_plans", "save_trace"]
@@ -327,6 +328,9 @@ class Engine:
                 on_frames: Callable[[np.ndarray], None] | None = None) -> np.ndarray:
         total = latents.shape[2]
         estimate = self.estimate_decode_seconds(req, seconds_per_step)
+        speed_up_decoder(self.vae, (self.plan.speed or get_speed_options()).compile)
+        compiles = decoder_compiles(self.vae, latents)  # the first decode at a size compiles the norms
+        words = DECODER_OPTIMIZING if compiles else ""
         start = time.perf_counter()
         first = [0.0]  # when the first chunk (one pixel frame, cheaper than the rest) finished
 
@@ -338,11 +342,12 @@ class Engine:
                 eta = (elapsed - first[0]) / (done - 1) * (total - done)
             else:
                 eta = max(estimate - elapsed, elapsed * (total - done))
-            emit(PhaseProgress(Phase.DECODING, done, total, "", eta_seconds=eta))
+            emit(PhaseProgress(Phase.DECODING, done, total, words if done < 2 else "", eta_seconds=eta))
 
-        emit(PhaseProgress(Phase.DECODING, 0, total, "", eta_seconds=estimate))
+        emit(PhaseProgress(Phase.DECODING, 0, total, words, eta_seconds=estimate))
         video = decode_latents(self.vae, latents, cancel=cancel, progress=progress, on_frames=on_frames)
-        self._decode_rate = (time.perf_counter() - start) / (total * latents.shape[3] * latents.shape[4])
+        if not compiles:  # a decode that compiled says nothing about the next one's speed
+            self._decode_rate = (time.perf_counter() - start) / (total * latents.shape[3] * latents.shape[4])
         return video
 
     def _step_reporter(self, emit: EventCallback, req: GenerationRequest) -> _StepReporter:

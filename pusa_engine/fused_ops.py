@@ -23,6 +23,7 @@ the eager formulas run.
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -142,11 +143,15 @@ def _warps(width: int) -> int:
     return 16 if width >= 4096 else 8 if width >= 1024 else 4
 
 
-def _launch(kernel, grid, *args, **meta):
-    """Launch a Triton kernel: through `wrap_triton` so that inductor sees it inside a compiled phase."""
+def _launch(kernel, grid, device: torch.device, *args, **meta):
+    """Launch a Triton kernel on `device`: through `wrap_triton` so that inductor sees it inside a compiled
+    phase; Triton launches on the current device, which a plan keeping blocks on two GPUs in one thread
+    (the memory split) does not switch."""
     from torch.library import wrap_triton
 
-    wrap_triton(kernel)[grid](*args, **meta)
+    elsewhere = device.type == "cuda" and device.index != torch.cuda.current_device()
+    with torch.cuda.device(device) if elsewhere else nullcontext():
+        wrap_triton(kernel)[grid](*args, **meta)
 
 
 def _rows(x: torch.Tensor) -> torch.Tensor:
@@ -159,7 +164,7 @@ def _layer_norm(x: torch.Tensor, other: torch.Tensor | None, gate: torch.Tensor 
     x = x.contiguous()
     a, b = a.contiguous(), b.contiguous()  # shift, scale and gate: [B, F, dim] rows
     x_out, h = _rows(x), _rows(x)
-    _launch(_residual_layer_norm_kernel, (batch * seq,), x, x if other is None else other.contiguous(),
+    _launch(_residual_layer_norm_kernel, (batch * seq,), x.device, x, x if other is None else other.contiguous(),
             x if gate is None else gate.contiguous(), a, b, x_out, h, seq, seq // frames,
             frames * dim, dim, eps, DIM=dim, BLOCK=triton.next_power_of_2(dim),
             RESIDUAL=other is not None, GATED=gate is not None, MODULATE=modulate, num_warps=_warps(dim))
@@ -173,7 +178,7 @@ def rms_norm_rotary(x: torch.Tensor, weight: torch.Tensor, cos: torch.Tensor, si
     """x [B, L, H*D] -> RMS norm with weight, then rotary; [B, L, H, D]. cos, sin [L, D/2] float32."""
     b, seq, dim = x.shape
     out = torch.empty((b, seq, heads, dim // heads), device=x.device, dtype=x.dtype)
-    _launch(_rms_norm_rotary_kernel, (b * seq,), x.contiguous(), weight.contiguous(), cos.contiguous(),
+    _launch(_rms_norm_rotary_kernel, (b * seq,), x.device, x.contiguous(), weight.contiguous(), cos.contiguous(),
             sin.contiguous(), out, seq, eps, DIM=dim, HALF_HEAD=dim // heads // 2,
             PAIRS=triton.next_power_of_2(dim // 2), num_warps=_warps(dim))
     return out

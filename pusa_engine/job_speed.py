@@ -32,7 +32,8 @@ def size_key(plan: DevicePlan, req: GenerationRequest, latent_shape: tuple[int, 
     dtype = str(plan.dtype).replace("torch.", "")
     shape = "x".join(str(n) for n in latent_shape)
     cfg = "cfg1" if req.cfg == 1 else "cfg"
-    return f"{plan.kind}|{gpus}|{dtype}|{shape}|{cfg}|fp8{int(speed.fp8)}|tune{int(speed.tune)}"
+    fused = "" if speed.fused == "auto" else f"|fused{int(bool(speed.fused))}"  # auto: with the compiled phases
+    return f"{plan.kind}|{gpus}|{dtype}|{shape}|{cfg}|fp8{int(speed.fp8)}|tune{int(speed.tune)}{fused}"
 
 
 class CompileNotice:

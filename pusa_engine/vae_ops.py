@@ -15,7 +15,7 @@ from diffsynth.models.wan_video_vae import WanVideoVAE
 
 from .dit import get_speed_options
 from .events import CancelToken
-from .vae_speed import speed_up_decoder
+from .vae_speed import decoded, speed_up_decoder
 
 ChunkProgress = Callable[[int, int], None]
 
@@ -77,6 +77,7 @@ def decode_latents(vae: WanVideoVAE, latents: torch.Tensor, progress: ChunkProgr
         if progress:
             progress(i + 1, z.shape[2])
     net.clear_cache()
+    decoded(vae, latents)
     return np.concatenate(frames, axis=0)
 
 

@@ -19,6 +19,8 @@ from diffsynth.models.wan_video_vae import RMS_norm, WanVideoVAE
 
 from .compiling import compile_enabled, compiled_phase
 
+DECODER_OPTIMIZING = "optimizing the decoder for this size (the first decode at a size compiles it)"
+
 
 def _rms_norm(x: torch.Tensor, gamma: torch.Tensor, bias: torch.Tensor | None, scale: float,
               channel_first: bool) -> torch.Tensor:
@@ -58,3 +60,21 @@ def speed_up_decoder(vae: WanVideoVAE, setting: bool | str = "auto") -> bool:
                     module.forward = forward
     vae._pusa_fast_decoder = enabled
     return enabled
+
+
+def _size_of(latents: torch.Tensor) -> tuple[str, int, int]:
+    return str(latents.device), latents.shape[3], latents.shape[4]
+
+
+def decoder_compiles(vae: WanVideoVAE, latents: torch.Tensor) -> bool:
+    """Whether decoding `latents` compiles the decoder's norms: sped up, and no decode at this latent size on
+    this VAE object yet (the engine says "optimizing" then, and keeps that decode out of its ETA rate)."""
+    return bool(getattr(vae, "_pusa_fast_decoder", False)) and _size_of(latents) not in getattr(
+        vae, "_pusa_decoded_sizes", set())
+
+
+def decoded(vae: WanVideoVAE, latents: torch.Tensor) -> None:
+    """Record a finished decode's latent size (see decoder_compiles)."""
+    if not hasattr(vae, "_pusa_decoded_sizes"):
+        vae._pusa_decoded_sizes = set()
+    vae._pusa_decoded_sizes.add(_size_of(latents))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 
 import torch
 
@@ -49,9 +50,12 @@ def differences(dtype: torch.dtype) -> dict:
             "modulate_equal_share": (mod == mod_ref).float().mean().item()}
 
 
-def dit_difference() -> float:
-    """A small DiT's forward (float32, per-frame timesteps, batch of two) with the kernels against without."""
+def dit_difference() -> tuple[float, float]:
+    """A small DiT's forward (float32, per-frame timesteps, batch of two) with the kernels against without; and
+    the sequence split over three CPU "devices" (uneven token rows, each rank its own rotary rows) with them
+    against one device without them."""
     from pusa_engine import dit as D
+    from pusa_engine import plans as P
     from pusa_engine.model_files import DiTConfig
     from pusa_engine.networks import build_dit
 
@@ -66,11 +70,31 @@ def dit_difference() -> float:
         ctx = D.embed_context(model, torch.randn(2, 7, 24))
         plain = D.dit_forward(model, x, t, ctx, speed=D.SpeedOptions(compile=False, fused=False))
         fused = D.dit_forward(model, x, t, ctx, speed=D.SpeedOptions(compile=False, fused=True))
-    return ((fused - plain).norm() / plain.norm()).item()
+        cpu = torch.device("cpu")
+        prompts = P.Prompts(ctx[:1], ctx[1:])
+        one = P.make_plan("cpu", [cpu]).denoiser(model, prompts, 3.0)(x[:1], t[:1])
+        split = P.make_plan("seq-split", [cpu] * 3)
+        split.speed = D.SpeedOptions(compile=False, fused=True)
+        three = split.denoiser(model, prompts, 3.0)(x[:1], t[:1])
+    return ((fused - plain).norm() / plain.norm()).item(), ((three - one).norm() / one.norm()).item()
+
+
+def _one_launch_at_a_time() -> None:
+    """Triton's interpreter is not thread-safe (it swaps module state while a kernel runs); on a GPU each thread
+    launches compiled kernels. The sequence split launches from one thread per rank, so here one at a time."""
+    lock = threading.Lock()
+    launch = fused_ops._launch
+
+    def serialised(*args, **meta):
+        with lock:
+            launch(*args, **meta)
+
+    fused_ops._launch = serialised
 
 
 if __name__ == "__main__":
+    _one_launch_at_a_time()
     result = {str(d).removeprefix("torch."): differences(d) for d in (torch.bfloat16, torch.float32)}
-    result["dit_relative"] = dit_difference()
+    result["dit_relative"], result["sequence_split_relative"] = dit_difference()
     print(json.dumps(result))
     sys.exit(0)

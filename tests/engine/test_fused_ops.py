@@ -58,6 +58,12 @@ def test_dit_forward_with_the_kernels_equals_the_forward_without(interpreted):
     assert interpreted["dit_relative"] < 1e-5
 
 
+@needs_triton
+def test_sequence_split_with_the_kernels_equals_one_device(interpreted):
+    """Three ranks, each with its own token rows of every frame and the rotary rows that go with them."""
+    assert interpreted["sequence_split_relative"] < 1e-5
+
+
 def test_linear_gelu_is_gelu_tanh_of_the_linear_layer():
     g = torch.Generator().manual_seed(0)
     x, w, b = torch.randn(12, 16, generator=g), torch.randn(24, 16, generator=g), torch.randn(24, generator=g)

@@ -43,3 +43,24 @@ def test_step_eta_includes_the_decode(engine, tiny):
     steps = [e for e in events if isinstance(e, StepProgress)]
     decode_estimate = _decoding(events)[0].eta_seconds
     assert steps[-1].eta_seconds == decode_estimate and steps[0].eta_seconds > decode_estimate
+
+
+def test_the_first_decode_that_compiles_says_so_and_stays_out_of_the_rate(demo_model, tiny):
+    """Where the decoder is sped up (vae_speed.py; forced here on the CPU), the first decode at a size compiles
+    its norms: its progress says "optimizing", and its time does not become the next job's decode estimate."""
+    from pusa_engine.engine import Engine
+    from pusa_engine.vae_speed import DECODER_OPTIMIZING, speed_up_decoder
+
+    model, lora = demo_model
+    fresh = Engine(model, lora, plan="cpu")
+    fresh.load()
+    assert speed_up_decoder(fresh.vae, True)
+    first = []
+    fresh.run(tiny(steps=1), on_event=first.append)
+    assert [e.message for e in _decoding(first)][:2] == [DECODER_OPTIMIZING] * 2
+    assert {e.message for e in _decoding(first)[2:]} == {""}
+    assert fresh.estimate_decode_seconds(tiny(), seconds_per_step=123.0) == 123.0  # no rate from that decode
+    second = []
+    fresh.run(tiny(steps=1), on_event=second.append)
+    assert {e.message for e in _decoding(second)} == {""}
+    assert fresh.estimate_decode_seconds(tiny(), seconds_per_step=123.0) < 123.0
