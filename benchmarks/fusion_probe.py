@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .common import median_time, random_vae, sync, timed
-from .kernel_profile import _kernel_class
+from .kernel_profile import kernel_times
 
 
 def kernel_table(fn, dev: torch.device, top: int) -> dict:
@@ -34,14 +34,7 @@ def kernel_table(fn, dev: torch.device, top: int) -> dict:
     with profile(activities=acts) as prof:
         fn()
         sync(dev)
-    classes: dict[str, float] = {}
-    kernels = []
-    for e in prof.key_averages():
-        dt = getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0)
-        if e.device_type is not None and "CUDA" in str(e.device_type) and dt > 0:
-            c = _kernel_class(e.key)
-            classes[c] = classes.get(c, 0.0) + dt / 1e6
-            kernels.append((dt / 1e6, e.count, c, e.key[:120]))
+    classes, kernels = kernel_times(prof)
     total = sum(classes.values())
     for c, v in sorted(classes.items(), key=lambda kv: -kv[1]):
         print(f"   {c:<22} {v:7.3f} s  {v / max(total, 1e-12):6.1%}", flush=True)

@@ -21,6 +21,19 @@ def _kernel_class(name: str) -> str:
     return "element-wise (aten)"
 
 
+def kernel_times(prof, width: int = 120) -> tuple[dict[str, float], list[tuple[float, int, str, str]]]:
+    """From a finished torch.profiler run: seconds by kernel class, and (seconds, calls, class, name) a kernel."""
+    classes: dict[str, float] = {}
+    kernels = []
+    for e in prof.key_averages():
+        dt = getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0)
+        if e.device_type is not None and "CUDA" in str(e.device_type) and dt > 0:
+            c = _kernel_class(e.key)
+            classes[c] = classes.get(c, 0.0) + dt / 1e6
+            kernels.append((dt / 1e6, e.count, c, e.key[:width]))
+    return classes, kernels
+
+
 def profile(args) -> None:
     """Kernel time of one 480p forward, eager and compiled, by class and by kernel."""
     from torch.profiler import ProfilerActivity
@@ -40,14 +53,7 @@ def profile(args) -> None:
         with tprofile(activities=acts) as prof:
             den(x, t)
             sync(dev)
-        classes: dict[str, float] = {}
-        kernels = []
-        for e in prof.key_averages():
-            dt = getattr(e, "device_time_total", None) or getattr(e, "cuda_time_total", 0)
-            if e.device_type is not None and "CUDA" in str(e.device_type) and dt > 0:
-                c = _kernel_class(e.key)
-                classes[c] = classes.get(c, 0.0) + dt / 1e6
-                kernels.append((dt / 1e6, e.count, c, e.key[:110]))
+        classes, kernels = kernel_times(prof)
         tot = sum(classes.values())
         print(f"== {mode}: forward {tw:.3f} s (timed), kernels {tot:.3f} s", flush=True)
         for c, v in sorted(classes.items(), key=lambda kv: -kv[1]):

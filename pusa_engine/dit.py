@@ -14,7 +14,10 @@ Speed (all lossless; same function within bf16 rounding):
   (attention_kernels.py);
 - torch.compile of the three element-wise + matmul phases of a block (one compiled graph serves all 40
   blocks), which fuses norms, rotary, modulation and gates: on by default on GPUs where it works
-  (`SpeedOptions.compile` "auto"; when, how it is cached and how threads share it: compiling.py).
+  (`SpeedOptions.compile` "auto"; when, how it is cached and how threads share it: compiling.py);
+- where the phases compile, the three layer norms (with their residuals, gates and modulation), q and k's
+  RMS norm with rotary, and the FFN's GELU run as fused ops (fused_ops.py: inductor's own code for rows of
+  5120 ran at a third of the memory bandwidth).
 - optionally, lossy and off by default (`SpeedOptions.fp8`): the blocks' big linear layers in FP8 (fp8.py).
 
 A block is split into phases (`self_attn_qkv` -> `attention` -> `block_finish`) so that the two-GPU

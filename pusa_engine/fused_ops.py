@@ -12,7 +12,7 @@ halves. The third op puts the FFN's GELU (tanh form, as Wan's) into the matmul's
 Arithmetic and rounding follow the eager block: the RMS norm rounds to bf16 before rotary; the layer norm
 rounds to bf16, `1 + scale` is rounded, and `shift + norm * (1 + scale)` is rounded once. The GELU is applied
 to the float32 sum before its one rounding. All three are therefore bf16-rounding-equal to eager (tests run
-the kernels in Triton's interpreter on the CPU against the eager formulas).
+the kernels in Triton's interpreter on the CPU against dit.py's own unfused formulas).
 
 The ops are registered with `torch.library` so torch.compile keeps them whole inside a compiled phase
 (`triton_op` lets inductor launch the Triton kernels itself). They are used where the phases run compiled on a
@@ -46,41 +46,7 @@ def fused_ops_usable(x: torch.Tensor) -> bool:
     return (x.is_cuda or on_interpreter) and x.dtype in (torch.bfloat16, torch.float16, torch.float32)
 
 
-# ---- the eager formulas (the reference, and what runs without Triton) ---------------------------------------
-def rms_norm_rotary_reference(x: torch.Tensor, weight: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
-                              eps: float, heads: int) -> torch.Tensor:
-    """x [B, L, H*D] -> RMS-normed (with weight), then rotated pairs, [B, L, H, D] in x's dtype."""
-    y = F.rms_norm(x, (x.shape[-1],), weight, eps)
-    b, seq, _ = y.shape
-    yf = y.float().view(b, seq, heads, -1, 2)
-    c, s = cos[None, :, None, :], sin[None, :, None, :]
-    real = yf[..., 0] * c - yf[..., 1] * s
-    imag = yf[..., 0] * s + yf[..., 1] * c
-    return torch.stack([real, imag], dim=-1).flatten(3).to(x.dtype)
-
-
-def layer_norm_modulate_reference(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor, frames: int,
-                                  eps: float) -> torch.Tensor:
-    """x [B, L, dim]; shift, scale [B, F, dim] per latent frame -> shift + LN(x) * (1 + scale), [B, L, dim]."""
-    b, seq, dim = x.shape
-    norm = F.layer_norm(x, (dim,), eps=eps).view(b, frames, -1, dim)
-    return torch.addcmul(shift.unsqueeze(2), norm, 1 + scale.unsqueeze(2)).view(b, seq, dim)
-
-
-def residual_layer_norm_reference(x: torch.Tensor, other: torch.Tensor, gate: torch.Tensor | None,
-                                  a: torch.Tensor, b: torch.Tensor, frames: int, eps: float,
-                                  modulate: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    batch, seq, dim = x.shape
-    if gate is None:
-        x = x + other
-    else:
-        x = torch.addcmul(x.view(batch, frames, -1, dim), gate.unsqueeze(2), other.view(batch, frames, -1, dim))
-        x = x.view(batch, seq, dim)
-    if modulate:
-        return x, layer_norm_modulate_reference(x, a, b, frames, eps)
-    return x, F.layer_norm(x, (dim,), a, b, eps)
-
-
+# ---- the eager formula of the GELU op (the CPU runs it) ------------------------------------------------------
 def linear_gelu_reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     return F.gelu(F.linear(x, weight, bias), approximate="tanh")
 

@@ -8,8 +8,33 @@ import sys
 import threading
 
 import torch
+import torch.nn.functional as F
 
 from pusa_engine import fused_ops
+from pusa_engine.dit import apply_rotary_real
+
+
+# ---- the eager formulas of the unfused block (dit.py) -------------------------------------------------------
+def rms_norm_rotary_reference(x, weight, cos, sin, eps, heads):
+    return apply_rotary_real(F.rms_norm(x, (x.shape[-1],), weight, eps), cos, sin, heads)
+
+
+def layer_norm_modulate_reference(x, shift, scale, frames, eps):
+    b, seq, dim = x.shape
+    norm = F.layer_norm(x, (dim,), eps=eps).view(b, frames, -1, dim)
+    return torch.addcmul(shift.unsqueeze(2), norm, 1 + scale.unsqueeze(2)).view(b, seq, dim)
+
+
+def residual_layer_norm_reference(x, other, gate, a, b, frames, eps, modulate):
+    batch, seq, dim = x.shape
+    if gate is None:
+        x = x + other
+    else:
+        x = torch.addcmul(x.view(batch, frames, -1, dim), gate.unsqueeze(2), other.view(batch, frames, -1, dim))
+        x = x.view(batch, seq, dim)
+    if modulate:
+        return x, layer_norm_modulate_reference(x, a, b, frames, eps)
+    return x, F.layer_norm(x, (dim,), a, b, eps)
 
 
 def differences(dtype: torch.dtype) -> dict:
@@ -28,20 +53,20 @@ def differences(dtype: torch.dtype) -> dict:
         return ((got.float() - ref.float()).abs() / ref.float().abs().clamp_min(1.0)).max().item() / ulp
 
     rot = fused_ops.rms_norm_rotary(x, weight, cos, sin, 1e-6, heads)
-    rot_ref = fused_ops.rms_norm_rotary_reference(x, weight, cos, sin, 1e-6, heads)
+    rot_ref = rms_norm_rotary_reference(x, weight, cos, sin, 1e-6, heads)
     mod = fused_ops.layer_norm_modulate(x, shift, scale, frames, 1e-6)
-    mod_ref = fused_ops.layer_norm_modulate_reference(x, shift, scale, frames, 1e-6)
+    mod_ref = layer_norm_modulate_reference(x, shift, scale, frames, 1e-6)
     # the modulation as the block hands it over: a strided view of [6, B, F, 1, dim]
     six = torch.randn(6, b, frames, 1, dim, generator=g).to(dtype)
     mod_view = fused_ops.layer_norm_modulate(x, six[0, :, :, 0], six[1, :, :, 0], frames, 1e-6)
-    mod_view_ref = fused_ops.layer_norm_modulate_reference(x, six[0, :, :, 0], six[1, :, :, 0], frames, 1e-6)
+    mod_view_ref = layer_norm_modulate_reference(x, six[0, :, :, 0], six[1, :, :, 0], frames, 1e-6)
     other = torch.randn(b, seq, dim, generator=g).to(dtype)
     gate = torch.randn(b, frames, dim, generator=g).to(dtype)
     norm_w, norm_b = (torch.rand(dim, generator=g) + 0.5).to(dtype), torch.randn(dim, generator=g).to(dtype)
     gated = fused_ops.residual_layer_norm(x, other, gate, norm_w, norm_b, frames, 1e-6, False)
-    gated_ref = fused_ops.residual_layer_norm_reference(x, other, gate, norm_w, norm_b, frames, 1e-6, False)
+    gated_ref = residual_layer_norm_reference(x, other, gate, norm_w, norm_b, frames, 1e-6, False)
     plain = fused_ops.residual_layer_norm(x, other, None, shift, scale, frames, 1e-6, True)
-    plain_ref = fused_ops.residual_layer_norm_reference(x, other, None, shift, scale, frames, 1e-6, True)
+    plain_ref = residual_layer_norm_reference(x, other, None, shift, scale, frames, 1e-6, True)
     return {"residual_gated_ulps": max(err(gated[0], gated_ref[0]), err(gated[1], gated_ref[1])),
             "residual_modulated_ulps": max(err(plain[0], plain_ref[0]), err(plain[1], plain_ref[1])),
             "rotary_shape": list(rot.shape), "rotary_ulps": err(rot, rot_ref), "modulate_ulps": err(mod, mod_ref),

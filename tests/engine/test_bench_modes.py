@@ -73,3 +73,16 @@ def test_summary_tables_of_a_run():
     assert "| alpha change alone (1.4, then 1.0) | [1.2, 1.1] s |" in text
     assert "| fp8 | 30.00 s | 2.400 s | 0.0300 |" in text
     assert "two_gpu: no result (exit 1" in text
+
+
+def test_fusion_probe_runs_its_dit_variants(tmp_path):
+    """benchmarks/fusion_probe.py at tiny size: eager, compiled and compiled with fused ops, their differences
+    and kernel tables (empty on the CPU: the profiler sees no GPU kernels)."""
+    out = tmp_path / "f.json"
+    r = subprocess.run([sys.executable, "-m", "benchmarks.fusion_probe", "--tiny", "--parts", "dit", "--reps", "1",
+                        "--top", "2", "--device", "cpu", "--json", str(out)], capture_output=True, text=True,
+                       cwd=ROOT, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    dit = json.loads(out.read_text())["dit"]
+    assert {"eager", "compiled", "compiled_fused"} <= dit.keys() and dit["speedup_fused"] > 0
+    assert dit["kernels_compiled_fused"]["total_s"] == 0 and dit["rel_compiled_fused_vs_eager"] < 1e-5
