@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from pusa_engine.events import PhaseProgress, StepProgress
@@ -14,23 +15,49 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that ends in "…" where its text is wider than the room it has (the whole text is its
+    tooltip), and asks for no more than `widest` pixels, so a long phase message never squeezes the bar."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, widest: int = 380) -> None:
+        super().__init__(text, parent)
+        self.widest = widest
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        super().setText(text)
+        self.setToolTip(text if self.fontMetrics().horizontalAdvance(text) > self.width() else "")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().sizeHint()
+        return QSize(min(hint.width(), self.widest), hint.height())
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.setToolTip(self.text() if self.fontMetrics().horizontalAdvance(self.text()) > self.width() else "")
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        painter = QPainter(self)
+        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
+        painter.drawText(self.contentsRect(), int(self.alignment()), shown)
+
+
 class ProgressPanel(QWidget):
     cancel_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("progressPanel")
-        self.phase = QLabel("Idle", self)
+        self.phase = ElidedLabel("Idle", self, widest=200)
         self.phase.setAccessibleName("Job phase")
-        self.phase.setMinimumWidth(170)
+        self.phase.setMinimumWidth(110)
         self.bar = QProgressBar(self)
         self.bar.setAccessibleName("Job progress")
         self.bar.setTextVisible(True)
         self.bar.setFormat("")
-        self.details = QLabel("", self)
+        self.details = ElidedLabel("", self)
         self.details.setAccessibleName("Step timing")
         self.details.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.details.setMinimumWidth(220)
+        self.details.setMinimumWidth(150)  # narrower windows elide it ("…") rather than overlap Cancel
         self.cancel = QPushButton("Cancel", self)
         self.cancel.setAccessibleName("Cancel the running job")
         self.cancel.setToolTip("Stop the running job within a step (Esc)")
@@ -59,13 +86,14 @@ class ProgressPanel(QWidget):
             else:
                 self.bar.setRange(0, 0)
             eta = getattr(event, "eta_seconds", None)
-            if eta is not None:
-                self.details.setText(f"ETA {format_seconds(eta)}")
-            elif event.message:
-                self.details.setText(event.message)
+            words = [f"ETA {format_seconds(eta)}"] if eta is not None else []
+            if event.message:  # e.g. "optimizing the decoder for this size (once)"
+                words.append(event.message)
+            if words:
+                self.details.setText(" · ".join(words))
 
     def show_step(self, event: StepProgress) -> None:
-        self.phase.setText(f"Denoising: step {event.step} of {event.total}")
+        self.phase.setText("Denoising")  # the bar says which step
         self.bar.setRange(0, event.total)
         self.bar.setValue(event.step)
         self.bar.setFormat(f"step {event.step} / {event.total}")

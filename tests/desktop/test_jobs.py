@@ -247,7 +247,7 @@ def test_after_a_cancel_the_next_job_can_be_cancelled_and_no_stale_timing_shows(
     qtbot.waitUntil(lambda: tiny.previews_received.get(second, 0) >= 1, timeout=JOB_TIMEOUT_MS)
     assert tiny.document.project.job(first).state is JobState.CANCELLED
     assert tiny.progress.cancel.isEnabled() and tiny.cancel_action.isEnabled()  # greyed here before the fix
-    assert "step" in tiny.progress.phase.text()
+    assert tiny.progress.phase.text() == "Denoising" and "step" in tiny.progress.bar.format()
     tiny.progress.cancel.click()
     wait_for_job_end(qtbot, tiny, second)
     assert tiny.document.project.job(second).state is JobState.CANCELLED
@@ -320,3 +320,22 @@ def test_the_fp8_box_is_an_undoable_setting_that_reaches_the_request_and_survive
     assert document.settings.fp8 is False and not window.params.fp8.isChecked()
     window.open_project(path)
     assert window.document.settings.fp8 is True and window.params.fp8.isChecked()
+
+
+def test_progress_shows_a_phase_message_beside_its_eta(window):
+    """The first decode at a size on a GPU compiles the decoder: its progress says so next to the ETA."""
+    from pusa_engine.events import Phase, PhaseProgress
+
+    panel = window.progress
+    panel.show_phase(PhaseProgress(Phase.DECODING, 1, 21, "optimizing the decoder for this size (once)",
+                                   eta_seconds=12.0))
+    assert panel.details.text() == "ETA 12 s · optimizing the decoder for this size (once)"
+    assert panel.bar.format() == "1 / 21"
+    panel.show_phase(PhaseProgress(Phase.DECODING, 2, 21, "", eta_seconds=65.0))
+    assert panel.details.text() == "ETA 1 min 05 s"
+    long = "optimizing for this size: the first job at a size compiles the DiT (once on this machine)"
+    panel.show_phase(PhaseProgress(Phase.OPTIMIZING, 0, 1, long))
+    assert panel.details.text() == long
+    assert panel.details.sizeHint().width() <= panel.details.widest  # it never takes the bar's room
+    panel.details.resize(200, panel.details.height())
+    assert panel.details.toolTip() == long  # cut short on screen: the whole message on hover
