@@ -19,7 +19,7 @@ from diffsynth.models.wan_video_vae import RMS_norm, WanVideoVAE
 
 from .compiling import compile_enabled, compiled_phase
 
-DECODER_OPTIMIZING = "optimizing the decoder for this size (the first decode at a size compiles it)"
+DECODER_OPTIMIZING = "optimizing the decoder for this size (once)"
 
 
 def _rms_norm(x: torch.Tensor, gamma: torch.Tensor, bias: torch.Tensor | None, scale: float,
