@@ -7,7 +7,10 @@ keeping a row in registers (1024), so it loops over each row twice with gathers 
 - the modulated layer norm before q, k, v: 0.96 ms a block, about 1.0 TB/s.
 The Triton kernels here hold one row in registers (one read, one write) and load rotary's pairs as strided
 halves. The third op puts the FFN's GELU (tanh form, as Wan's) into the matmul's epilogue (cuBLASLt), so the
-13,824-wide hidden layer is written once instead of written, read and written again.
+13,824-wide hidden layer is written once instead of written, read and written again. cuBLASLt's GELU epilogue
+is the tanh form, and PyTorch made every GPU path of `_addmm_activation` use it (pytorch/pytorch#104061); its
+CPU path is the erf form, so the CPU runs the eager formula. (At Wan's shapes on an H200 the two forms differ
+by less than bf16 rounding: 1.67e-3 from tanh, 1.68e-3 from erf; measured by benchmarks/fusion_probe.py.)
 
 Arithmetic and rounding follow the eager block: the RMS norm rounds to bf16 before rotary; the layer norm
 rounds to bf16, `1 + scale` is rounded, and `shift + norm * (1 + scale)` is rounded once. The GELU is applied
