@@ -1,20 +1,22 @@
-"""Three fused operations of the DiT block that inductor's own kernels leave slow, as custom ops.
+"""Fused operations of the DiT block that inductor's own kernels leave slow, as custom ops.
 
-Measured on an H200 (480p, 32,760 tokens x 5120; benchmarks/fusion_probe.py), inductor's code for two of a
-block's element-wise steps ran far below the memory bandwidth, because a row of 5120 is past its limit for
-keeping a row in registers (1024), so it loops over each row twice with gathers for rotary's pairs:
-- q and k's RMS norm and rotary: 1.29 ms a block, about 1.5 TB/s;
-- the modulated layer norm before q, k, v: 0.96 ms a block, about 1.0 TB/s.
-The Triton kernels here hold one row in registers (one read, one write) and load rotary's pairs as strided
-halves. The third op puts the FFN's GELU (tanh form, as Wan's) into the matmul's epilogue (cuBLASLt), so the
-13,824-wide hidden layer is written once instead of written, read and written again. cuBLASLt's GELU epilogue
+Measured on an H200 (480p, 32,760 tokens x 5120; benchmarks/fusion_probe.py), inductor's code for a block's
+norms ran far below the memory bandwidth: a row of 5120 is past its limit for keeping a row in registers
+(1024), so it loops over each row twice, and rotary's interleaved pairs become gathers:
+- q and k's RMS norm and rotary: 1.28 ms a block, about 1.5 TB/s;
+- the three layer norms with their residuals, gates and modulation: 0.6-0.96 ms each, 1.4-2.2 TB/s.
+The Triton kernels here hold one row in registers (one read, one write; rotary's pairs are loaded as the row
+lies in memory and split in registers): 0.45 ms for each of q and k, 0.53 ms a norm on average, and all the
+element-wise work of a forward fell from 0.22 to 0.12 s. The last op puts the FFN's GELU (tanh form, as
+Wan's) into the matmul's epilogue (cuBLASLt), so the 13,824-wide hidden layer is written once instead of
+written, read and written again (a net 0.02 s a forward). cuBLASLt's GELU epilogue
 is the tanh form, and PyTorch made every GPU path of `_addmm_activation` use it (pytorch/pytorch#104061); its
 CPU path is the erf form, so the CPU runs the eager formula. (At Wan's shapes on an H200 the two forms differ
 by less than bf16 rounding: 1.67e-3 from tanh, 1.68e-3 from erf; measured by benchmarks/fusion_probe.py.)
 
 Arithmetic and rounding follow the eager block: the RMS norm rounds to bf16 before rotary; the layer norm
 rounds to bf16, `1 + scale` is rounded, and `shift + norm * (1 + scale)` is rounded once. The GELU is applied
-to the float32 sum before its one rounding. All three are therefore bf16-rounding-equal to eager (tests run
+to the float32 sum before its one rounding. All of them are therefore bf16-rounding-equal to eager (tests run
 the kernels in Triton's interpreter on the CPU against dit.py's own unfused formulas).
 
 The ops are registered with `torch.library` so torch.compile keeps them whole inside a compiled phase
