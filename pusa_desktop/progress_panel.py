@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QSizePolicy, QWidget
 
 from pusa_engine.events import PhaseProgress, StepProgress
+
+from .compact_widgets import ElidedLabel
 
 
 def format_seconds(seconds: float) -> str:
@@ -15,30 +16,13 @@ def format_seconds(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
-class ElidedLabel(QLabel):
-    """A one-line label that ends in "…" where its text is wider than the room it has (the whole text is its
-    tooltip), and asks for no more than `widest` pixels, so a long phase message never squeezes the bar."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None, widest: int = 380) -> None:
-        super().__init__(text, parent)
-        self.widest = widest
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
-        super().setText(text)
-        self.setToolTip(text if self.fontMetrics().horizontalAdvance(text) > self.width() else "")
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
-        hint = super().sizeHint()
-        return QSize(min(hint.width(), self.widest), hint.height())
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        super().resizeEvent(event)
-        self.setToolTip(self.text() if self.fontMetrics().horizontalAdvance(self.text()) > self.width() else "")
-
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        painter = QPainter(self)
-        shown = self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width())
-        painter.drawText(self.contentsRect(), int(self.alignment()), shown)
+def _row_label(parent: QWidget, text: str, narrowest: int, widest: int) -> ElidedLabel:
+    label = ElidedLabel(parent)
+    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(narrowest)
+    label.setMaximumWidth(widest)
+    label.setText(text)
+    return label
 
 
 class ProgressPanel(QWidget):
@@ -47,17 +31,17 @@ class ProgressPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("progressPanel")
-        self.phase = ElidedLabel("Idle", self, widest=200)
+        # one-line labels that end in "…" (the whole text in the tooltip) within these widths, so a long phase
+        # message neither squeezes the bar nor runs under Cancel in a 1024-pixel window
+        self.phase = _row_label(self, "Idle", 110, 200)
         self.phase.setAccessibleName("Job phase")
-        self.phase.setMinimumWidth(110)
         self.bar = QProgressBar(self)
         self.bar.setAccessibleName("Job progress")
         self.bar.setTextVisible(True)
         self.bar.setFormat("")
-        self.details = ElidedLabel("", self)
+        self.details = _row_label(self, "", 150, 380)
         self.details.setAccessibleName("Step timing")
         self.details.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.details.setMinimumWidth(150)  # narrower windows elide it ("…") rather than overlap Cancel
         self.cancel = QPushButton("Cancel", self)
         self.cancel.setAccessibleName("Cancel the running job")
         self.cancel.setToolTip("Stop the running job within a step (Esc)")
