@@ -85,6 +85,11 @@ class JobStages:
         self.results.setdefault("diffsynth_job", {})[s.name] = {"total": total, "peak_gib": peak_gib([dev]),
                                                                 "frames": len(video)}
 
+    def diffsynth_decode(self, z: torch.Tensor):
+        """diffsynth's default decode: tiled, 30x52 latent tiles at a stride of 15x26."""
+        return self.vae.decode(z.to(self.dtype), device=self.device, tiled=True, tile_size=(30, 52),
+                               tile_stride=(15, 26))
+
     def warm_decoders(self, s: Size) -> None:
         """One untimed-in-the-job decode each of three latent frames (every chunk shape of the size): our
         decoder's norms compile here (vae_speed.py; one-time per size and machine, like the DiT's phases) and
@@ -96,8 +101,7 @@ class JobStages:
         shape[2] = 3
         z = torch.randn(shape, generator=torch.Generator().manual_seed(4)).to(dev)
         t_ours, _ = timed(lambda: decode_latents(self.vae, z), dev)
-        t_ds, _ = timed(lambda: self.vae.decode(z.to(self.dtype), device=dev, tiled=True, tile_size=(30, 52),
-                                                tile_stride=(15, 26)), dev)
+        t_ds, _ = timed(lambda: self.diffsynth_decode(z), dev)
         self.row(s.name, "decoder warm-up, 3 latent frames (one-time)", t_ours, t_ds,
                  note="ours: compiles the decoder's norms")
 
@@ -111,8 +115,7 @@ class JobStages:
         t_ours, _ = timed(lambda: decode_latents(self.vae, z), dev)
         p_ours = peak_gib([dev]).get(str(dev))
         reset_peak([dev])
-        t_ds, _ = timed(lambda: self.vae.decode(z.to(self.dtype), device=dev, tiled=True, tile_size=(30, 52),
-                                                tile_stride=(15, 26)), dev)
+        t_ds, _ = timed(lambda: self.diffsynth_decode(z), dev)
         p_ds = peak_gib([dev]).get(str(dev))
         self.results.setdefault("decode", {})[s.name] = {"ours": t_ours, "diffsynth_tiled": t_ds,
                                                          "peak_ours": p_ours, "peak_diffsynth": p_ds}
